@@ -1,0 +1,14 @@
+#include <napi.h>
+
+#include "areas.h"
+
+static Napi::Object InitPosixFork(Napi::Env env, Napi::Object exports) {
+  posixfork::InitFork(env, exports);
+  posixfork::InitWait(env, exports);
+  posixfork::InitSession(env, exports);
+  posixfork::InitFds(env, exports);
+  posixfork::InitExec(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(posix_fork, InitPosixFork)

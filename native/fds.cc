@@ -1,0 +1,78 @@
+// File descriptors. Like Python (PEP 446), dup() and pipe() return close-on-exec
+// descriptors, while dup2() makes its target inheritable: it is meant for fds 0-2 before exec.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "areas.h"
+#include "errors.h"
+
+namespace posixfork {
+
+static Napi::Value Dup(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
+  int copy = fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return ThrowErrno(info.Env(), errno, "dup");
+  return Napi::Number::New(info.Env(), copy);
+}
+
+static Napi::Value Dup2(const Napi::CallbackInfo& info) {
+  int64_t oldfd, newfd;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "oldfd", 0, INT_MAX, &oldfd) ||
+      !IntArg(info, 1, "newfd", 0, INT_MAX, &newfd)) {
+    return Napi::Value();
+  }
+  int r;
+  do {
+    r = dup2(static_cast<int>(oldfd), static_cast<int>(newfd));
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(info.Env(), errno, "dup2");
+  return Napi::Number::New(info.Env(), r);
+}
+
+[[maybe_unused]] static bool SetCloexec(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  return flags >= 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0;
+}
+
+static Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  int fds[2];
+#ifdef __linux__
+  if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(info.Env(), errno, "pipe");
+#else
+  if (pipe(fds) < 0) return ThrowErrno(info.Env(), errno, "pipe");
+  if (!SetCloexec(fds[0]) || !SetCloexec(fds[1])) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return ThrowErrno(info.Env(), err, "fcntl");
+  }
+#endif
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(uint32_t(0), Napi::Number::New(info.Env(), fds[0]));
+  result.Set(uint32_t(1), Napi::Number::New(info.Env(), fds[1]));
+  return result;
+}
+
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
+  // close() is not retried on EINTR: the descriptor is released either way on Linux and macOS.
+  if (close(static_cast<int>(fd)) < 0 && errno != EINTR) {
+    return ThrowErrno(info.Env(), errno, "close");
+  }
+  return info.Env().Undefined();
+}
+
+void InitFds(Napi::Env env, Napi::Object exports) {
+  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
+  exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+}
+
+}  // namespace posixfork

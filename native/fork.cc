@@ -1,0 +1,164 @@
+// fork() with the repairs a forked Node process needs (see shared notes, fork-in-node.md):
+// the V8 heap is made copyable for the duration of the fork, the child re-arms its event
+// loop before anything else touches it, and the child's natural end is caught while it is
+// still inside the loop, because Node's own teardown joins threads that the child lacks.
+#include <sys/types.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+
+#include "areas.h"
+#include "errors.h"
+#include "platform.h"
+
+namespace posixfork {
+
+static uv_loop_t* LoopOf(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return nullptr;
+  return loop;
+}
+
+// fork() -> 0 in the child, the child's pid in the parent.
+static Napi::Value Fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  uv_loop_t* loop = LoopOf(env);
+  if (loop == nullptr) {
+    Napi::Error::New(env, "fork: this thread has no event loop").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  std::vector<MemoryRange> shared;
+  int err = ShareMemoryForFork(&shared);
+  if (err != 0) return ThrowErrno(env, err, "fork");
+
+  pid_t pid = fork();
+  int fork_errno = errno;
+  if (pid == 0) {
+    // Must be the child's first use of the loop: it gets its own epoll/kqueue instance
+    // and re-registers every watcher, so I/O callbacks arrive in the child.
+    if (uv_loop_fork(loop) != 0) {
+      static const char msg[] = "posix-fork: uv_loop_fork failed in the child\n";
+      ssize_t ignored = write(2, msg, sizeof msg - 1);
+      (void)ignored;
+      _exit(70);
+    }
+    return Napi::Number::New(env, 0);
+  }
+  RestoreMemoryAfterFork(shared);
+  if (pid < 0) return ThrowErrno(env, fork_errno, "fork");
+  return Napi::Number::New(env, pid);
+}
+
+// _exit(code = 0): ends the process now, without Node's teardown.
+static Napi::Value Exit(const Napi::CallbackInfo& info) {
+  int64_t code;
+  if (!CheckArity(info, 0, 1) || !OptionalIntArg(info, 0, "code", 0, 0, 255, &code)) {
+    return Napi::Value();
+  }
+  _exit(static_cast<int>(code));
+}
+
+// activeRequestCount() -> uv requests in flight on this loop (fs, dns, writes, threadpool work).
+static Napi::Value ActiveRequestCount(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  uv_loop_t* loop = LoopOf(info.Env());
+  return Napi::Number::New(info.Env(), loop == nullptr ? 0 : loop->active_reqs.count);
+}
+
+static Napi::Value MemoryScanStatsJs(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  MemoryScanStats stats = GetMemoryScanStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("fullScans", Napi::Number::New(info.Env(), static_cast<double>(stats.full_scans)));
+  out.Set("cacheHits", Napi::Number::New(info.Env(), static_cast<double>(stats.cache_hits)));
+  return out;
+}
+
+static Napi::Value SetChildSubreaperJs(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 1, 1)) return Napi::Value();
+  if (!info[0].IsBoolean()) {
+    return ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                          "The \"on\" argument must be of type boolean");
+  }
+  int err = SetChildSubreaper(info[0].As<Napi::Boolean>().Value());
+  if (err != 0) return ThrowErrno(info.Env(), err, "prctl");
+  return info.Env().Undefined();
+}
+
+// The child's end-of-loop watch: a referenced prepare handle keeps uv_run from returning
+// into Node's teardown. Before each poll it asks whether anything but itself keeps the
+// loop alive; when nothing does, it calls back with "beforeExit" (JS may schedule more
+// work), asks again, and calls back with "exit" (JS ends the process) if still idle.
+struct DrainWatch {
+  uv_prepare_t handle;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+};
+
+static DrainWatch* g_drain_watch = nullptr;
+
+static bool AliveWithoutWatch(uv_prepare_t* handle) {
+  uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  bool alive = uv_loop_alive(handle->loop) != 0;
+  uv_ref(reinterpret_cast<uv_handle_t*>(handle));
+  return alive;
+}
+
+static void CallDrainCallback(DrainWatch* watch, const char* phase) {
+  Napi::Env env(watch->env);
+  Napi::HandleScope scope(env);
+  napi_value callback, recv, arg, result;
+  napi_get_reference_value(watch->env, watch->callback, &callback);
+  napi_get_global(watch->env, &recv);
+  arg = Napi::String::New(env, phase);
+  // make_callback drains nextTicks and microtasks before it returns, like any Node callback.
+  if (napi_make_callback(watch->env, watch->context, recv, callback, 1, &arg, &result) ==
+      napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(watch->env, &error);
+    napi_fatal_exception(watch->env, error);
+  }
+}
+
+static void OnPrepare(uv_prepare_t* handle) {
+  DrainWatch* watch = reinterpret_cast<DrainWatch*>(handle->data);
+  if (AliveWithoutWatch(handle)) return;
+  CallDrainCallback(watch, "beforeExit");
+  if (AliveWithoutWatch(handle)) return;
+  CallDrainCallback(watch, "exit");
+}
+
+// watchLoopDrain(callback): idempotent; a grandchild inherits its parent's watch.
+static Napi::Value WatchLoopDrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArity(info, 1, 1) || !FunctionArg(info, 0, "callback")) return Napi::Value();
+  if (g_drain_watch != nullptr) return Napi::Boolean::New(env, false);
+  uv_loop_t* loop = LoopOf(env);
+  if (loop == nullptr) return Napi::Boolean::New(env, false);
+  DrainWatch* watch = new DrainWatch();
+  watch->env = env;
+  napi_create_reference(env, info[0], 1, &watch->callback);
+  napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "posix-fork:child-exit"),
+                  &watch->context);
+  uv_prepare_init(loop, &watch->handle);
+  watch->handle.data = watch;
+  uv_prepare_start(&watch->handle, OnPrepare);
+  g_drain_watch = watch;
+  return Napi::Boolean::New(env, true);
+}
+
+void InitFork(Napi::Env env, Napi::Object exports) {
+  exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("_exit", Napi::Function::New(env, Exit, "_exit"));
+  exports.Set("activeRequestCount",
+              Napi::Function::New(env, ActiveRequestCount, "activeRequestCount"));
+  exports.Set("memoryScanStats", Napi::Function::New(env, MemoryScanStatsJs, "memoryScanStats"));
+  exports.Set("setChildSubreaper",
+              Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
+  exports.Set("watchLoopDrain", Napi::Function::New(env, WatchLoopDrain, "watchLoopDrain"));
+}
+
+}  // namespace posixfork

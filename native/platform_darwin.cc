@@ -1,0 +1,20 @@
+// macOS: V8 does not mark its heap MADV_DONTFORK there (no such advice exists), so a fork
+// child gets all memory; there is no child-subreaper facility.
+#include <cerrno>
+
+#include "platform.h"
+
+namespace posixfork {
+
+int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
+  changed->clear();
+  return 0;
+}
+
+void RestoreMemoryAfterFork(const std::vector<MemoryRange>&) {}
+
+MemoryScanStats GetMemoryScanStats() { return MemoryScanStats{0, 0}; }
+
+int SetChildSubreaper(bool) { return ENOSYS; }
+
+}  // namespace posixfork

@@ -1,0 +1,82 @@
+// fork(): the POSIX call, with the policy that makes the child a working Node process.
+import { isMainThread } from 'worker_threads';
+import { becomeChild } from './child';
+import { trackChild } from './children';
+import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
+import { native } from './native';
+
+/** Requests that run on libuv's threadpool: the child would wait for them forever. */
+const THREADPOOL_REQUESTS = new Set([
+  'FSReqCallback',
+  'FSReqPromise',
+  'GetAddrInfoReqWrap',
+  'GetNameInfoReqWrap',
+]);
+
+let warned = false;
+
+/**
+ * fork(2), Python `os.fork`: returns 0 in the child and the child's pid in the parent.
+ *
+ * The child keeps running this program with a copy of the heap, its own event loop (timers,
+ * handles and servers carried over), the right `process.pid`, and every way of ending
+ * (process.exit, exitCode + natural end, uncaught exception, signal) giving the right status.
+ * Refused with EBUSY while threadpool requests (fs, dns.lookup, crypto, zlib) are in flight.
+ */
+export function fork(): number {
+  if (arguments.length !== 0) {
+    const error = new TypeError(`Expected at most 0 argument(s), received ${arguments.length}`);
+    (error as NodeJS.ErrnoException).code = 'ERR_TOO_MANY_ARGS';
+    throw error;
+  }
+  if (!isMainThread) {
+    throw Object.assign(new Error('fork() is only supported on the main thread'), {
+      code: 'ERR_FORK_IN_WORKER',
+    });
+  }
+  refuseInFlightThreadpoolWork();
+  warnUnlessForkSafe();
+  const pid = native.fork();
+  if (pid === 0) becomeChild();
+  else trackChild(pid);
+  return pid;
+}
+
+function refuseInFlightThreadpoolWork(): void {
+  const pending = process.getActiveResourcesInfo().filter((name) => THREADPOOL_REQUESTS.has(name));
+  // Requests without a JS request object (crypto, zlib jobs) are seen only in libuv's count.
+  const visibleRequests = activeRequestObjects();
+  const hidden = visibleRequests === null ? 0 : native.activeRequestCount() - visibleRequests;
+  if (hidden > 0) pending.push(...Array<string>(hidden).fill('threadpool work (crypto, zlib)'));
+  if (pending.length === 0) return;
+  const counts = new Map<string, number>();
+  for (const name of pending) counts.set(name, (counts.get(name) ?? 0) + 1);
+  const list = [...counts].map(([name, n]) => `${n} × ${name}`).join(', ');
+  const error = new Error(
+    `fork EBUSY (requests in flight: ${list}). The child would wait for them forever; ` +
+      'let them finish (await them) before fork().',
+  );
+  throw Object.assign(error, { code: 'EBUSY', errno: -16, syscall: 'fork', pending });
+}
+
+function activeRequestObjects(): number | null {
+  const getter = (process as unknown as { _getActiveRequests?: () => unknown[] })
+    ._getActiveRequests;
+  return typeof getter === 'function' ? getter.call(process).length : null;
+}
+
+function warnUnlessForkSafe(): void {
+  if (warned || isForkSafe()) return;
+  warned = true;
+  process.emitWarning(
+    `fork() in a Node process not started with ${FORK_SAFE_FLAGS.join(' ')} may deadlock ` +
+      'the child: V8 background threads do not exist there.',
+    {
+      code: 'POSIX_FORK_UNSAFE',
+      detail:
+        'Start node with --single-threaded, use the shebang ' +
+        '"#!/usr/bin/env -S node --single-threaded", call ensureForkSafe() first, ' +
+        'or run the script with "npx posix-fork run".',
+    },
+  );
+}

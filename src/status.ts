@@ -1,0 +1,99 @@
+// Wait-status decoding: the W* macros (the platform's own, through the addon) and the
+// WaitStatus object every reaping path returns.
+import { constants as osConstants } from 'os';
+import { forward, native } from './native';
+
+export interface WaitStatus {
+  /** The child that changed state. */
+  pid: number;
+  /** The raw status word from waitpid(2). */
+  status: number;
+  /** Exit code when the child exited, else null. */
+  exitCode: number | null;
+  /** Name of the signal that killed the child, else null. */
+  signal: NodeJS.Signals | null;
+  signalNumber: number | null;
+  coreDumped: boolean;
+  /** True for a WUNTRACED report of a stopped child. */
+  stopped: boolean;
+  stopSignal: NodeJS.Signals | null;
+  /** True for a WCONTINUED report. */
+  continued: boolean;
+}
+
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, value] of Object.entries(osConstants.signals)) {
+  if (!signalNames.has(value)) signalNames.set(value, name as NodeJS.Signals);
+}
+
+/** The name of a signal number ('SIGTERM' for 15), or null when the platform has none. */
+export function signalName(signalNumber: number): NodeJS.Signals | null {
+  return signalNames.get(signalNumber) ?? null;
+}
+
+export function decodeWaitStatus(pid: number, status: number): WaitStatus {
+  const [exited, exitStatus, signaled, termSig, coreDumped, stopped, stopSig, continued] =
+    native.decodeStatus(status);
+  return {
+    pid,
+    status,
+    exitCode: exited ? exitStatus : null,
+    signal: signaled ? signalName(termSig) : null,
+    signalNumber: signaled ? termSig : null,
+    coreDumped,
+    stopped,
+    stopSignal: stopped ? signalName(stopSig) : null,
+    continued,
+  };
+}
+
+/** True when the status reports the end of the child (exit or death by signal). */
+export function isFinal(status: WaitStatus): boolean {
+  return status.exitCode !== null || status.signalNumber !== null;
+}
+
+/** C `WIFEXITED(status)`, Python `os.WIFEXITED`. */
+export function WIFEXITED(status: number): boolean {
+  return forward(native.decodeStatus, arguments)[0];
+}
+/** C `WEXITSTATUS(status)`, Python `os.WEXITSTATUS`. */
+export function WEXITSTATUS(status: number): number {
+  return forward(native.decodeStatus, arguments)[1];
+}
+/** C `WIFSIGNALED(status)`, Python `os.WIFSIGNALED`. */
+export function WIFSIGNALED(status: number): boolean {
+  return forward(native.decodeStatus, arguments)[2];
+}
+/** C `WTERMSIG(status)`, Python `os.WTERMSIG`. */
+export function WTERMSIG(status: number): number {
+  return forward(native.decodeStatus, arguments)[3];
+}
+/** C `WCOREDUMP(status)`, Python `os.WCOREDUMP`. */
+export function WCOREDUMP(status: number): boolean {
+  return forward(native.decodeStatus, arguments)[4];
+}
+/** C `WIFSTOPPED(status)`, Python `os.WIFSTOPPED`. */
+export function WIFSTOPPED(status: number): boolean {
+  return forward(native.decodeStatus, arguments)[5];
+}
+/** C `WSTOPSIG(status)`, Python `os.WSTOPSIG`. */
+export function WSTOPSIG(status: number): number {
+  return forward(native.decodeStatus, arguments)[6];
+}
+/** C `WIFCONTINUED(status)`, Python `os.WIFCONTINUED`. */
+export function WIFCONTINUED(status: number): boolean {
+  return forward(native.decodeStatus, arguments)[7];
+}
+
+/**
+ * Python `os.waitstatus_to_exitcode(status)`: the exit code, or -N for death by signal N.
+ * Any other status (stopped, continued) is a RangeError, as Python raises ValueError.
+ */
+export function waitstatusToExitcode(status: number): number {
+  const [exited, exitStatus, signaled, termSig] = forward(native.decodeStatus, arguments);
+  if (exited) return exitStatus;
+  if (signaled) return -termSig;
+  const error = new RangeError(`invalid wait status: ${status}`);
+  (error as NodeJS.ErrnoException).code = 'ERR_OUT_OF_RANGE';
+  throw error;
+}
