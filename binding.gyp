@@ -9,7 +9,9 @@
         "native/wait.cc",
         "native/session.cc",
         "native/fds.cc",
-        "native/exec.cc"
+        "native/exec.cc",
+        "native/sigchld.cc",
+        "native/daemon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -8,6 +8,8 @@ static Napi::Object InitPosixFork(Napi::Env env, Napi::Object exports) {
   posixfork::InitSession(env, exports);
   posixfork::InitFds(env, exports);
   posixfork::InitExec(env, exports);
+  posixfork::InitSigchld(env, exports);
+  posixfork::InitDaemon(env, exports);
   return exports;
 }
 

@@ -8,4 +8,6 @@ void InitWait(Napi::Env env, Napi::Object exports);
 void InitSession(Napi::Env env, Napi::Object exports);
 void InitFds(Napi::Env env, Napi::Object exports);
 void InitExec(Napi::Env env, Napi::Object exports);
+void InitSigchld(Napi::Env env, Napi::Object exports);
+void InitDaemon(Napi::Env env, Napi::Object exports);
 }  // namespace posixfork

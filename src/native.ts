@@ -37,7 +37,8 @@ export interface NativeBinding {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-export const native = load(path.join(__dirname, '..')) as NativeBinding;
+// Compiled to dist/src/native.js: the package root is two levels up.
+export const native = load(path.join(__dirname, '..', '..')) as NativeBinding;
 
 /**
  * Calls a native function with exactly the arguments the public wrapper received, so the
