@@ -6,4 +6,5 @@ module.exports = {
   testTimeout: 60000,
   // Tests start real processes; two workers match the 2-core CI machine.
   maxWorkers: 2,
+  setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
 };

@@ -1,0 +1,5 @@
+import { killAllGroups } from './helpers';
+
+afterAll(() => {
+  killAllGroups();
+});
