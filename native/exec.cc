@@ -45,8 +45,8 @@ static std::vector<char*> Pointers(std::vector<std::string>& strings) {
 }
 
 // execve(path, argv, env): env is a list of "NAME=value". Returns only on failure.
-// fds 0-2 are put back to blocking mode first: Node may have made them non-blocking and
-// the new program would inherit that.
+// fds 0-2 are made inheritable and blocking first: libuv may have re-opened them close-on-exec
+// (TTYs) or made them non-blocking, and the new program must find its stdio as it was.
 static Napi::Value Execve(const Napi::CallbackInfo& info) {
   std::string path;
   std::vector<std::string> argv, envp;
@@ -55,6 +55,8 @@ static Napi::Value Execve(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   for (int fd = 0; fd <= 2; fd++) {
+    int fd_flags = fcntl(fd, F_GETFD);
+    if (fd_flags >= 0 && (fd_flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, fd_flags & ~FD_CLOEXEC);
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   }

@@ -73,6 +73,8 @@ static Napi::Value MemoryScanStatsJs(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("fullScans", Napi::Number::New(info.Env(), static_cast<double>(stats.full_scans)));
   out.Set("cacheHits", Napi::Number::New(info.Env(), static_cast<double>(stats.cache_hits)));
+  out.Set("unknownAreas",
+          Napi::Number::New(info.Env(), static_cast<double>(stats.unknown_areas)));
   return out;
 }
 
@@ -92,7 +94,7 @@ static Napi::Value SetChildSubreaperJs(const Napi::CallbackInfo& info) {
 // loop alive; when nothing does, it calls back with "beforeExit" (JS may schedule more
 // work), asks again, and calls back with "exit" (JS ends the process) if still idle.
 struct DrainWatch {
-  uv_prepare_t handle;
+  uv_prepare_t handle;  // zeroed until started: uv_is_active() is false
   napi_env env;
   napi_ref callback;
   napi_async_context context;
@@ -131,22 +133,39 @@ static void OnPrepare(uv_prepare_t* handle) {
   CallDrainCallback(watch, "exit");
 }
 
-// watchLoopDrain(callback): idempotent; a grandchild inherits its parent's watch.
-static Napi::Value WatchLoopDrain(const Napi::CallbackInfo& info) {
+// prepareDrainWatch(callback): done in the parent, before the first fork, so the child only
+// has to start a handle (every code path the child runs for the first time costs page faults).
+static Napi::Value PrepareDrainWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckArity(info, 1, 1) || !FunctionArg(info, 0, "callback")) return Napi::Value();
   if (g_drain_watch != nullptr) return Napi::Boolean::New(env, false);
-  uv_loop_t* loop = LoopOf(env);
-  if (loop == nullptr) return Napi::Boolean::New(env, false);
   DrainWatch* watch = new DrainWatch();
   watch->env = env;
   napi_create_reference(env, info[0], 1, &watch->callback);
   napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "posix-fork:child-exit"),
                   &watch->context);
+  g_drain_watch = watch;
+  return Napi::Boolean::New(env, true);
+}
+
+// startDrainWatch(): in the child. A grandchild inherits its parent's running watch.
+static Napi::Value StartDrainWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  DrainWatch* watch = g_drain_watch;
+  if (watch == nullptr) {
+    Napi::Error::New(env, "startDrainWatch: prepareDrainWatch() was not called")
+        .ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watch->handle))) {
+    return Napi::Boolean::New(env, false);
+  }
+  uv_loop_t* loop = LoopOf(env);
+  if (loop == nullptr) return Napi::Boolean::New(env, false);
   uv_prepare_init(loop, &watch->handle);
   watch->handle.data = watch;
   uv_prepare_start(&watch->handle, OnPrepare);
-  g_drain_watch = watch;
   return Napi::Boolean::New(env, true);
 }
 
@@ -158,7 +177,9 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("memoryScanStats", Napi::Function::New(env, MemoryScanStatsJs, "memoryScanStats"));
   exports.Set("setChildSubreaper",
               Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
-  exports.Set("watchLoopDrain", Napi::Function::New(env, WatchLoopDrain, "watchLoopDrain"));
+  exports.Set("prepareDrainWatch",
+              Napi::Function::New(env, PrepareDrainWatch, "prepareDrainWatch"));
+  exports.Set("startDrainWatch", Napi::Function::New(env, StartDrainWatch, "startDrainWatch"));
 }
 
 }  // namespace posixfork

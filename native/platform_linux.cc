@@ -1,10 +1,18 @@
 // Linux: find V8's MADV_DONTFORK areas ("dc" in /proc/self/smaps VmFlags) cheaply.
 //
-// Reading /proc/self/smaps costs ~1.5 ms (the kernel walks page tables for its counters);
-// /proc/self/maps costs ~0.1 ms but has no flags. So the last smaps scan is cached as a list
-// of anonymous areas with their dc flag, and each fork reads only maps: when every anonymous
-// area lies inside an area the cache knows, with the same flag class, the cache answers;
-// otherwise (new areas since the last scan) smaps is read again.
+// Reading /proc/self/smaps costs 1.5-5 ms (the kernel walks page tables for its counters);
+// /proc/self/maps costs ~0.1 ms but has no flags. So the last smaps scan is cached, and each
+// fork reads only maps:
+//  - an anonymous area exactly equal to a cached dc area is still V8's: shared for the fork
+//    and marked DONTFORK again afterwards;
+//  - an area inside a cached non-dc area is left alone;
+//  - any other (new) area is "unknown". Unknown areas are simply marked DOFORK, which is always
+//    safe for the child; the price is that a V8 area met this way stays copyable in the parent
+//    (child_process.spawn copies its page tables). smaps is read again instead when the last
+//    scan is over a second old or the unknown areas are large, so a busy parent pays for a
+//    full scan at most about once a second.
+// Never is an area marked DONTFORK that was not seen with that mark: marking memory that a
+// spawn() child touches before exec would crash that child.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -14,6 +22,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "platform.h"
@@ -29,7 +38,16 @@ struct KnownArea {
 };
 
 std::vector<KnownArea> g_known;  // sorted by start
-MemoryScanStats g_stats{0, 0};
+MemoryScanStats g_stats{0, 0, 0};
+uint64_t g_last_full_scan_ms = 0;
+constexpr uint64_t kRescanAfterMs = 1000;
+constexpr uintptr_t kUnknownBytesForRescan = uintptr_t(64) << 20;
+
+uint64_t NowMs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
+}
 
 int ReadWholeFile(const char* path, std::string* out) {
   int fd;
@@ -116,6 +134,7 @@ int FullScan() {
   });
   g_known.swap(known);
   g_stats.full_scans++;
+  g_last_full_scan_ms = NowMs();
   return 0;
 }
 
@@ -128,19 +147,52 @@ const KnownArea* Lookup(uintptr_t start, uintptr_t end) {
   return (start >= it->start && end <= it->end) ? &*it : nullptr;
 }
 
-// True when every anonymous area in /proc/self/maps is covered by the cache.
-bool CacheCoversMaps(int* err) {
+// Classifies the anonymous areas in /proc/self/maps against the cache. Returns false when a
+// full scan is needed; otherwise replaces the cache with the current areas, having marked the
+// unknown ones DOFORK.
+bool RefreshFromMaps(int* err) {
   std::string text;
   *err = ReadWholeFile("/proc/self/maps", &text);
   if (*err != 0) return false;
-  bool covered = true;
+  std::vector<KnownArea> current, unknown;
+  uintptr_t unknown_bytes = 0;
   ForEachLine(text, [&](const char* line, const char* line_end) {
     uintptr_t start, end;
     bool anonymous;
-    if (!covered || !ParseHeader(line, line_end, &start, &end, &anonymous) || !anonymous) return;
-    if (Lookup(start, end) == nullptr) covered = false;
+    if (!ParseHeader(line, line_end, &start, &end, &anonymous)) return;
+    const KnownArea* known = Lookup(start, end);
+    if (!anonymous) {
+      // File mappings are kept in the cache only when they carry the mark.
+      if (known != nullptr && known->dontfork && known->start == start && known->end == end) {
+        current.push_back(*known);
+      }
+      return;
+    }
+    if (known != nullptr && (known->dontfork ? (known->start == start && known->end == end)
+                                             : true)) {
+      current.push_back(KnownArea{start, end, known->dontfork});
+      return;
+    }
+    unknown.push_back(KnownArea{start, end, false});
+    unknown_bytes += end - start;
   });
-  return covered;
+  if (!unknown.empty() && (unknown_bytes > kUnknownBytesForRescan ||
+                           NowMs() - g_last_full_scan_ms > kRescanAfterMs)) {
+    return false;
+  }
+  for (const KnownArea& area : unknown) {
+    madvise(reinterpret_cast<void*>(area.start), area.end - area.start, MADV_DOFORK);
+    current.push_back(area);
+  }
+  std::sort(current.begin(), current.end(),
+            [](const KnownArea& x, const KnownArea& y) { return x.start < y.start; });
+  g_known.swap(current);
+  if (unknown.empty()) {
+    g_stats.cache_hits++;
+  } else {
+    g_stats.unknown_areas += unknown.size();
+  }
+  return true;
 }
 
 }  // namespace
@@ -148,9 +200,7 @@ bool CacheCoversMaps(int* err) {
 int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
   changed->clear();
   int err = 0;
-  if (!g_known.empty() && CacheCoversMaps(&err)) {
-    g_stats.cache_hits++;
-  } else {
+  if (g_known.empty() || !RefreshFromMaps(&err)) {
     if (err != 0) return err;
     err = FullScan();
     if (err != 0) return err;

@@ -3,7 +3,9 @@
 // forever in a child that does not have the parent's threads.
 import { writeSync } from 'fs';
 import { inspect } from 'util';
+import { setFlagsFromString } from 'v8';
 import { forgetAllChildren } from './children';
+import { isForkSafe } from './forksafe';
 import { native } from './native';
 
 interface ExitingProcess {
@@ -12,24 +14,57 @@ interface ExitingProcess {
 }
 const proc = process as unknown as NodeJS.Process & ExitingProcess;
 
+let prepared = false;
 let routed = false;
+let currentPid = process.pid;
 
-/** Sets up the current process as a fork child. Safe to call again in a grandchild. */
-export function becomeChild(): void {
-  // Node caches process.pid at start-up; the property is configurable.
+/**
+ * Runs in the parent before its first fork(): everything that can be done ahead, because each
+ * code path a child runs for the first time costs it page faults.
+ */
+export function prepareChildRuntime(): void {
+  if (prepared) return;
+  prepared = true;
+  // Node caches process.pid at start-up; an accessor lets a child correct it with one write.
+  currentPid = process.pid;
   Object.defineProperty(process, 'pid', {
-    value: native.getpid(),
-    writable: false,
+    get: () => currentPid,
     enumerable: true,
     configurable: true,
   });
+  native.prepareDrainWatch(onLoopDrained);
+}
+
+/** Sets up the current process as a fork child. Safe to call again in a grandchild. */
+export function becomeChild(): void {
+  currentPid = native.getpid();
   forgetAllChildren();
   if (routed) return; // inherited from a parent that was itself a fork child
   routed = true;
+  if (!isForkSafe()) stopBackgroundWork();
   proc.reallyExit = exitNow;
   process.on('uncaughtException', lastResort);
-  native.watchLoopDrain(onLoopDrained);
+  native.startDrainWatch();
   if (process.platform === 'darwin') makeStdioPipesBlocking();
+}
+
+// Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first
+// task V8 posts to them deadlocks the child. Turning V8's own background work off now avoids
+// most of it (not work already in flight at fork time: see the README's figures).
+const CHILD_V8_FLAGS = [
+  '--single-threaded-gc',
+  '--no-concurrent-marking',
+  '--no-concurrent-sweeping',
+  '--no-parallel-scavenge',
+  '--no-parallel-marking',
+  '--no-parallel-compaction',
+  '--no-parallel-pointer-update',
+  '--no-concurrent-recompilation',
+  '--no-concurrent-sparkplug',
+];
+
+function stopBackgroundWork(): void {
+  for (const flag of CHILD_V8_FLAGS) setFlagsFromString(flag);
 }
 
 function exitNow(code: number): never {

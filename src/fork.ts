@@ -1,6 +1,6 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
 import { isMainThread } from 'worker_threads';
-import { becomeChild } from './child';
+import { becomeChild, prepareChildRuntime } from './child';
 import { trackChild } from './children';
 import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';
@@ -36,19 +36,32 @@ export function fork(): number {
   }
   refuseInFlightThreadpoolWork();
   warnUnlessForkSafe();
+  prepareChildRuntime();
   const pid = native.fork();
   if (pid === 0) becomeChild();
   else trackChild(pid);
   return pid;
 }
 
+// Stream requests complete through the child's re-armed loop like any handle's I/O; they are
+// the only requests libuv counts that do not run on the threadpool.
+const STREAM_REQUESTS = new Set([
+  'WriteWrap',
+  'ShutdownWrap',
+  'TCPConnectWrap',
+  'PipeConnectWrap',
+  'SendWrap',
+]);
+
 function refuseInFlightThreadpoolWork(): void {
-  const pending = process.getActiveResourcesInfo().filter((name) => THREADPOOL_REQUESTS.has(name));
-  // Requests without a JS request object (crypto, zlib jobs) are seen only in libuv's count.
-  const visibleRequests = activeRequestObjects();
-  const hidden = visibleRequests === null ? 0 : native.activeRequestCount() - visibleRequests;
-  if (hidden > 0) pending.push(...Array<string>(hidden).fill('threadpool work (crypto, zlib)'));
-  if (pending.length === 0) return;
+  const requests = activeRequestNames();
+  // libuv's count is the authority (a request whose callback is running has already left it);
+  // the JS request objects only name what is pending. crypto and zlib jobs have no JS object.
+  const inFlight =
+    native.activeRequestCount() - requests.filter((name) => STREAM_REQUESTS.has(name)).length;
+  if (inFlight <= 0) return;
+  const pending = requests.filter((name) => THREADPOOL_REQUESTS.has(name)).slice(0, inFlight);
+  while (pending.length < inFlight) pending.push('threadpool work (crypto, zlib)');
   const counts = new Map<string, number>();
   for (const name of pending) counts.set(name, (counts.get(name) ?? 0) + 1);
   const list = [...counts].map(([name, n]) => `${n} × ${name}`).join(', ');
@@ -59,10 +72,14 @@ function refuseInFlightThreadpoolWork(): void {
   throw Object.assign(error, { code: 'EBUSY', errno: -16, syscall: 'fork', pending });
 }
 
-function activeRequestObjects(): number | null {
-  const getter = (process as unknown as { _getActiveRequests?: () => unknown[] })
+function activeRequestNames(): string[] {
+  const getter = (process as unknown as { _getActiveRequests?: () => object[] })
     ._getActiveRequests;
-  return typeof getter === 'function' ? getter.call(process).length : null;
+  if (typeof getter === 'function') {
+    return getter.call(process).map((request) => request.constructor.name);
+  }
+  const known = new Set([...THREADPOOL_REQUESTS, ...STREAM_REQUESTS]);
+  return process.getActiveResourcesInfo().filter((name) => known.has(name));
 }
 
 function warnUnlessForkSafe(): void {

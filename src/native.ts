@@ -9,9 +9,10 @@ export interface NativeBinding {
   fork(): number;
   _exit(code?: number): never;
   activeRequestCount(): number;
-  memoryScanStats(): { fullScans: number; cacheHits: number };
+  memoryScanStats(): { fullScans: number; cacheHits: number; unknownAreas: number };
   setChildSubreaper(on: boolean): void;
-  watchLoopDrain(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
+  prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
+  startDrainWatch(): boolean;
 
   waitpid(pid: number, options?: number): [number, number] | null;
   wait(): [number, number];
@@ -32,6 +33,30 @@ export interface NativeBinding {
   close(fd: number): void;
 
   execve(file: string, argv: string[], env: string[]): never;
+
+  // daemon.cc (daemonize, pidfiles)
+  /** flock(2); false when LOCK_NB was given and the lock is held elsewhere. */
+  flock(fd: number, operation: number): boolean;
+  flockConstants: { LOCK_SH: number; LOCK_EX: number; LOCK_NB: number; LOCK_UN: number };
+  /** Whether FD_CLOEXEC is set on fd. */
+  closeOnExec(fd: number): boolean;
+  /** dup2(source, target) with target's close-on-exec flag set as asked; returns target. */
+  replaceFd(source: number, target: number, closeOnExec: boolean): number;
+  /** Empties the signal mask; SIG_IGN -> SIG_DFL except keepIgnored; returns the reset signals. */
+  resetSignalState(keepIgnored: number[]): number[];
+  /** One datagram to a unix datagram socket ('@name': abstract), as sd_notify(3). */
+  notifySocket(path: string, message: string): void;
+  /** Double fork + setsid + signal reset + fd map ([target, source] pairs) + execve; daemon pid. */
+  spawnDetached(file: string, argv: string[], env: string[], fdMap: number[]): number;
+
+  /** Starts the SIGCHLD watch (true) or replaces its callback when already on (false). */
+  sigchldStart(callback: () => void): boolean;
+  /** Stops the SIGCHLD watch; true when it was on. */
+  sigchldStop(): boolean;
+  /** Whether the SIGCHLD watch keeps the event loop alive (off by default). */
+  sigchldKeepAlive(on: boolean): void;
+  /** For leak checks: is the watch on, and does it keep the loop alive. */
+  sigchldState(): { watching: boolean; keepAlive: boolean };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
