@@ -6,9 +6,12 @@ import { native } from './native';
 /** The node flags of the fork-safe mode. */
 export const FORK_SAFE_FLAGS: readonly string[] = Object.freeze(['--single-threaded']);
 
-/** True when this process was started in the fork-safe mode. */
+// execArgv never changes; reading it in a fork child costs page faults on every fork.
+const startedForkSafe = FORK_SAFE_FLAGS.every((flag) => process.execArgv.includes(flag));
+
+/** True when this process was started in the fork-safe mode (node --single-threaded). */
 export function isForkSafe(): boolean {
-  return FORK_SAFE_FLAGS.every((flag) => process.execArgv.includes(flag));
+  return startedForkSafe;
 }
 
 /**
