@@ -27,6 +27,9 @@ export function prepareChildRuntime(): void {
   prepared = true;
   // Node caches process.pid at start-up; an accessor lets a child correct it with one write.
   currentPid = process.pid;
+  // Created lazily by Node; creating them here once spares every child that work.
+  void process.stdout;
+  void process.stderr;
   Object.defineProperty(process, 'pid', {
     get: () => currentPid,
     enumerable: true,
@@ -45,7 +48,7 @@ export function becomeChild(): void {
   proc.reallyExit = exitNow;
   process.on('uncaughtException', lastResort);
   native.startDrainWatch();
-  if (process.platform === 'darwin') makeStdioPipesBlocking();
+  makeStdioPipesBlocking();
 }
 
 // Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first
@@ -113,10 +116,14 @@ function lastResort(error: unknown): void {
   exitNow(currentExitCode(1));
 }
 
-// On macOS, Node writes to pipes asynchronously; _exit would drop queued output.
+// Node writes to a pipe or socket asynchronously once it is full (always on macOS): libuv
+// queues the rest, and _exit would drop the queue. Blocking writes leave nothing queued.
+// Files are written synchronously and TTYs are already blocking. The O_NONBLOCK flag belongs
+// to the open file description, so the parent's writes to the same pipe block too.
 function makeStdioPipesBlocking(): void {
   for (const stream of [process.stdout, process.stderr]) {
-    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })
+    if ((stream as { isTTY?: boolean }).isTTY) continue;
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })
       ._handle;
     handle?.setBlocking?.(true);
   }

@@ -79,6 +79,16 @@ describe('every way a child ends gives the right status, runs exit listeners onc
     expect(out.filter((l) => l.startsWith('line '))).toEqual(many);
   });
 
+  test('output before the end is not lost: a pipe whose reader is slow (the pipe fills up)', () => {
+    const fixture = path.join(FIXTURES, 'fork-exit.js');
+    const run = spawnSync('sh', ['-c', `"$0" --single-threaded "$1" many | (sleep 1; cat)`, process.execPath, fixture], {
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(run.status).toBe(0);
+    expect(lines(run.stdout).filter((l) => l.startsWith('line '))).toEqual(many);
+  });
+
   test('output before the end is not lost: file', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-out-'));
     const file = path.join(dir, 'out');
