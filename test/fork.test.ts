@@ -169,6 +169,11 @@ describe('work in flight in the parent at fork time', () => {
   });
 });
 
+test('fork() on a worker thread throws ERR_FORK_IN_WORKER', async () => {
+  const run = await runFixture('fork-pending.js', ['worker']);
+  expect(json(run.stdout)).toEqual([{ worker: 'ERR_FORK_IN_WORKER' }]);
+});
+
 describe('fork-safe mode', () => {
   test('outside it, fork() warns once with a code; inside it, not at all', async () => {
     const unsafe = await runFixture('fork-mode.js', [], { forkSafe: false });
