@@ -4,7 +4,7 @@
 // hangs (killed after --hang-ms) and crashes (any other status).
 //
 //   node --single-threaded dist/scripts/stress-fork.js [--children 10000] [--concurrency 4]
-//        [--hang-ms 10000] [--json]
+//        [--hang-ms 10000] [--json] [--progress]
 import * as fs from 'fs';
 import { _exit, dup2, fork, isForkSafe, waitpid, WNOHANG } from '../src';
 import type { WaitStatus } from '../src';
@@ -51,6 +51,7 @@ const CHILDREN = option('children', 10000);
 const CONCURRENCY = option('concurrency', 4);
 const HANG_MS = option('hang-ms', 10000);
 const JSON_OUTPUT = process.argv.includes('--json');
+const PROGRESS = process.argv.includes('--progress');
 
 // ≥ 300k live objects, partly replaced all the time, plus short-lived garbage.
 const live: Array<{ id: number; text: string; next: unknown }> = [];
@@ -117,6 +118,10 @@ async function main(): Promise<void> {
         continue;
       }
       running.delete(pid);
+      const done = counts.clean + counts.hangs + counts.crashes + 1;
+      if (PROGRESS && done % 500 === 0) {
+        process.stderr.write(`${done} done: ${counts.clean} clean, ${counts.hangs} hangs, ${counts.crashes} crashes\n`);
+      }
       if (child.killed) counts.hangs++;
       else if (child.path.expected(status)) counts.clean++;
       else {
