@@ -1,6 +1,7 @@
 // What a fork child does right after fork(): take its own pid, and route every way of
 // ending through _exit(), because Node's own teardown (thread joins, task draining) waits
 // forever in a child that does not have the parent's threads.
+import { ChildProcess } from 'child_process';
 import { writeSync } from 'fs';
 import { inspect } from 'util';
 import { setFlagsFromString } from 'v8';
@@ -38,10 +39,14 @@ export function prepareChildRuntime(): void {
   native.prepareDrainWatch(onLoopDrained);
 }
 
-/** Sets up the current process as a fork child. Safe to call again in a grandchild. */
-export function becomeChild(): void {
+/**
+ * Sets up the current process as a fork child. Safe to call again in a grandchild.
+ * `spawnedChildren`: the parent had child_process children running at the fork.
+ */
+export function becomeChild(spawnedChildren: boolean): void {
   currentPid = native.getpid();
   forgetAllChildren();
+  if (spawnedChildren) releaseInheritedChildProcesses();
   if (routed) return; // inherited from a parent that was itself a fork child
   routed = true;
   if (!isForkSafe()) stopBackgroundWork();
@@ -49,6 +54,15 @@ export function becomeChild(): void {
   process.on('uncaughtException', lastResort);
   native.startDrainWatch();
   makeStdioPipesBlocking();
+}
+
+// The parent's child_process children are not this process's children: they never report to
+// it, and their handles would keep its loop alive forever.
+function releaseInheritedChildProcesses(): void {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  for (const handle of handles) {
+    if (handle instanceof ChildProcess) handle.unref();
+  }
 }
 
 // Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first

@@ -4,10 +4,19 @@ import { WaitStatus, isFinal } from './status';
 
 const running = new Set<number>();
 const subscribers = new Set<(status: WaitStatus) => void>();
+const foreignSubscribers = new Set<(status: WaitStatus) => void>();
+const forgetSubscribers = new Set<() => void>();
+
+/** How many final statuses nobody claimed are kept; the oldest go first. */
+export const UNCLAIMED_STATUS_LIMIT = 4096;
+// Final statuses of own children, kept until claimStatus() takes them (waitFor() called after
+// someone else reaped the child). A Map iterates in insertion order: the first key is oldest.
+const unclaimed = new Map<number, WaitStatus>();
 
 /** Called in the parent right after fork(). */
 export function trackChild(pid: number): void {
   running.add(pid);
+  unclaimed.delete(pid); // a status left over from an earlier child with the same pid
 }
 
 /** True while `pid` is a child this library forked and nobody has reaped yet. */
@@ -22,8 +31,29 @@ export function ownChildren(): number[] {
 
 /** Every reaping path reports here; a final status of an own child is passed on once. */
 export function recordStatus(status: WaitStatus): void {
-  if (!isFinal(status) || !running.delete(status.pid)) return;
-  for (const subscriber of [...subscribers]) subscriber(status);
+  if (!isFinal(status)) return;
+  if (!running.delete(status.pid)) {
+    notifyAll(foreignSubscribers, status);
+    return;
+  }
+  unclaimed.set(status.pid, status);
+  if (unclaimed.size > UNCLAIMED_STATUS_LIMIT) {
+    unclaimed.delete(unclaimed.keys().next().value as number);
+  }
+  notifyAll(subscribers, status);
+}
+
+// Every subscriber gets the status even when one throws; the first error is rethrown after.
+function notifyAll(list: Set<(status: WaitStatus) => void>, status: WaitStatus): void {
+  let failure: { error: unknown } | null = null;
+  for (const subscriber of [...list]) {
+    try {
+      subscriber(status);
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
 }
 
 /** Subscribes to final statuses of own children; returns the unsubscribe function. */
@@ -37,4 +67,37 @@ export function onChildReaped(subscriber: (status: WaitStatus) => void): () => v
 /** In a fork child: the parent's children are not ours. */
 export function forgetAllChildren(): void {
   running.clear();
+  unclaimed.clear();
+  for (const subscriber of [...forgetSubscribers]) subscriber();
+}
+
+/**
+ * Subscribes to final statuses of children this library did not fork (a `waitpid(-1)` loop
+ * reaping an adopted orphan or a child_process child); returns the unsubscribe function.
+ */
+export function onForeignChildReaped(subscriber: (status: WaitStatus) => void): () => void {
+  foreignSubscribers.add(subscriber);
+  return () => {
+    foreignSubscribers.delete(subscriber);
+  };
+}
+
+/** Takes the kept final status of own child `pid`, if it was reaped and not claimed yet. */
+export function claimStatus(pid: number): WaitStatus | undefined {
+  const status = unclaimed.get(pid);
+  unclaimed.delete(pid);
+  return status;
+}
+
+/** Drops `pid` from the running set without a status (it was reaped outside this library). */
+export function untrackChild(pid: number): boolean {
+  return running.delete(pid);
+}
+
+/** Subscribes to forgetAllChildren() (a fork child starting); returns the unsubscribe function. */
+export function onChildrenForgotten(subscriber: () => void): () => void {
+  forgetSubscribers.add(subscriber);
+  return () => {
+    forgetSubscribers.delete(subscriber);
+  };
 }

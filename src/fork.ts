@@ -35,11 +35,16 @@ export function fork(): number {
     });
   }
   refuseInFlightThreadpoolWork();
-  warnUnlessForkSafe();
   prepareChildRuntime();
+  const spawnedChildren = process.getActiveResourcesInfo().includes('ProcessWrap');
   const pid = native.fork();
-  if (pid === 0) becomeChild();
-  else trackChild(pid);
+  if (pid === 0) {
+    becomeChild(spawnedChildren);
+  } else {
+    trackChild(pid);
+    // After the fork: a warning is delivered on a later tick, which the child would inherit.
+    warnUnlessForkSafe();
+  }
   return pid;
 }
 

@@ -32,3 +32,11 @@ export {
   waitstatusToExitcode,
 } from './status';
 export type { WaitStatus } from './status';
+export { Reaper, reapChildren, setChildSubreaper, waitFor } from './reaper';
+export type { ReapOptions, ReapScope, ReaperOptions } from './reaper';
+export { processInfo } from './procinfo';
+export type { ProcessInfo } from './procinfo';
+export { DaemonStartError, daemonize } from './daemon';
+export type { Daemon, DaemonizeOptions } from './daemon';
+export { Process, activeChildren, currentProcess } from './process';
+export type { ProcessOptions } from './process';

@@ -157,6 +157,16 @@ describe('work in flight in the parent at fork time', () => {
     expect(parent.reply).toBe(`served by ${run.pid}`);
   });
 
+  test("the parent's child_process children do not keep the fork child alive", async () => {
+    const run = await runFixture('fork-pending.js', ['spawned'], { timeoutMs: 10000 });
+    const out = json(run.stdout);
+    const child = out.find((o) => 'status' in o);
+    expect(child.status).toBe(0);
+    expect(out).toContainEqual({ childTimer: child.child });
+    // Only the parent, whose child it is, sees the spawned process end.
+    expect(out.filter((o) => o.sleeperExit)).toEqual([{ sleeperExit: 'SIGTERM', in: run.pid }]);
+  });
+
   test.each(['fs', 'crypto', 'zlib'])('threadpool work (%s) refuses the fork with EBUSY naming it', async (kind) => {
     const run = await runFixture('fork-pending.js', [kind]);
     const out = json(run.stdout);
@@ -181,6 +191,8 @@ describe('fork-safe mode', () => {
     expect(report.forkSafe).toBe(false);
     expect(report.warnings).toHaveLength(1);
     expect(report.warnings[0]).toMatchObject({ name: 'Warning', code: 'POSIX_FORK_UNSAFE' });
+    // Printed once: not also by the first child, which must not inherit the queued warning.
+    expect(unsafe.stderr.match(/POSIX_FORK_UNSAFE/g)).toHaveLength(1);
     const safe = await runFixture('fork-mode.js');
     expect(json(safe.stdout)[0]).toMatchObject({ forkSafe: true, warnings: [] });
   });

@@ -1,0 +1,390 @@
+// npm run test:pack — proves the published package installs and works without a compiler.
+//
+// 1. Stages a copy of the package sources in a temporary directory (so the repository's own
+//    build/ is never rebuilt), runs `npm run prebuild` there (prebuildify --napi --strip) and
+//    checks that node-gyp-build resolves the prebuilt binary with PREBUILDS_ONLY=1.
+// 2. `npm pack`s it and checks the file list: what users need, nothing else.
+// 3. Installs the tarball into a fresh project with a PATH that holds only node, npm and sh
+//    (no cc, g++, make or python) and npm_config_build_from_source unset, so the install
+//    succeeds only if the prebuilt binary is used.
+// 4. There, under `node --single-threaded` with PREBUILDS_ONLY=1, runs a fork + waitpid round
+//    trip through require() and through import, and type-checks a CommonJS and an ESM
+//    consumer with tsc (nodenext, bundler and node10 resolution).
+// Temporary directories are removed at the end (keep them with --keep).
+//
+//   node dist/scripts/test-pack.js [--keep]
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** What the package build needs; everything else in the repository stays out of the stage. */
+const STAGED = [
+  'package.json',
+  'binding.gyp',
+  'native',
+  'src',
+  'esm',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'README.md',
+  'LICENSE',
+];
+const COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'clang', 'make', 'python', 'python3'];
+const PLATFORM_DIR = `${process.platform}-${process.arch}`;
+
+interface Captured {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command in its own process group; the whole group is killed after `timeoutMs`. */
+function run(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Captured> {
+  const { timeoutMs = 300000 } = options;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function describe(result: Captured): string {
+  return `exit ${result.code ?? result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+async function runOk(file: string, args: string[], options: Parameters<typeof run>[2]) {
+  const result = await run(file, args, options);
+  if (result.code !== 0) throw new Error(`${path.basename(file)} ${args.join(' ')}: ${describe(result)}`);
+  return result;
+}
+
+/** The npm CLI script, so npm can be run by node from a PATH that has no npm directory. */
+function npmCli(): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'npm');
+    if (fs.existsSync(candidate)) return fs.realpathSync(candidate);
+  }
+  throw new Error('npm not found on PATH');
+}
+
+/** process.env without npm's per-run variables, which would point a nested npm at this repo. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^npm_/i.test(name) || name === 'INIT_CWD' || name === 'PREBUILDS_ONLY') continue;
+    env[name] = value;
+  }
+  return env;
+}
+
+function findOnPath(command: string, pathValue: string): string | null {
+  for (const dir of pathValue.split(path.delimiter)) {
+    const candidate = path.join(dir, command);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
+}
+
+type Step = { name: string; ok: boolean; detail: string };
+const steps: Step[] = [];
+
+async function step(name: string, body: () => Promise<string | void> | string | void) {
+  try {
+    const detail = (await body()) ?? '';
+    steps.push({ name, ok: true, detail });
+    console.log(`ok    ${name}${detail ? ` — ${detail}` : ''}`);
+  } catch (error) {
+    steps.push({ name, ok: false, detail: String(error) });
+    console.log(`FAIL  ${name}\n${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  }
+}
+
+const CONSUMER_CJS = `
+const path = require('path');
+const { fork, waitpid, isForkSafe } = require('posix-fork');
+const packageDir = path.dirname(require.resolve('posix-fork/package.json'));
+const binary = require('node-gyp-build').path(packageDir);
+const pid = fork();
+if (pid === 0) {
+  // The child keeps running JavaScript: a timer, then an exit code through process.exit.
+  setTimeout(() => process.exit(40 + 2), 5);
+} else {
+  const status = waitpid(pid);
+  console.log(JSON.stringify({ entry: require.resolve('posix-fork'), binary, forkSafe: isForkSafe(),
+    childPid: pid, status }));
+}
+`;
+
+const CONSUMER_ESM = `
+import { createRequire } from 'module';
+import api, { fork, waitpid, isForkSafe } from 'posix-fork';
+const require = createRequire(import.meta.url);
+const pid = fork();
+if (pid === 0) {
+  setTimeout(() => { process.exitCode = 43; }, 5);
+} else {
+  const status = waitpid(pid);
+  console.log(JSON.stringify({ sameInstance: api.fork === fork && api === require('posix-fork'),
+    forkSafe: isForkSafe(), childPid: pid, status }));
+}
+`;
+
+const TYPES_CJS = `
+import { fork, waitpid, WNOHANG, type WaitStatus } from 'posix-fork';
+import api = require('posix-fork');
+const pid: number = fork();
+const status: WaitStatus | null = waitpid(pid, WNOHANG);
+const code: number | null = status === null ? null : status.exitCode;
+const same: typeof fork = api.fork;
+// @ts-expect-error fork() returns a number: this line proves the types are real, not any.
+const wrong: string = fork();
+export { code, same, wrong };
+`;
+
+const TYPES_ESM = `
+import api, { fork, waitpid, type WaitStatus } from 'posix-fork';
+const pid: number = fork();
+const status: WaitStatus | null = waitpid(pid);
+const same: typeof fork = api.fork;
+// @ts-expect-error waitpid() needs a pid.
+waitpid();
+export { status, same };
+`;
+
+async function main(): Promise<void> {
+  const keep = process.argv.includes('--keep');
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-pack-'));
+  const stage = path.join(temp, 'package');
+  const app = path.join(temp, 'app');
+  const bin = path.join(temp, 'bin');
+  const npm = npmCli();
+  let tarball = '';
+  try {
+    await step('stage the package sources', () => {
+      fs.mkdirSync(stage);
+      for (const name of STAGED) {
+        const from = path.join(ROOT, name);
+        if (fs.existsSync(from)) fs.cpSync(from, path.join(stage, name), { recursive: true });
+      }
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
+      return stage;
+    });
+
+    await step('npm run prebuild writes the prebuilt binary', async () => {
+      await runOk(process.execPath, [npm, 'run', 'prebuild'], { cwd: stage, env: cleanEnv() });
+      const dir = path.join(stage, 'prebuilds', PLATFORM_DIR);
+      const binaries = fs.readdirSync(dir).filter((name) => name.endsWith('.node'));
+      if (binaries.length !== 1) throw new Error(`expected one .node in ${dir}, found ${binaries}`);
+      const size = fs.statSync(path.join(dir, binaries[0])).size;
+      return `prebuilds/${PLATFORM_DIR}/${binaries[0]} (${(size / 1024).toFixed(0)} KiB)`;
+    });
+
+    await step('node-gyp-build loads it with PREBUILDS_ONLY=1', async () => {
+      const script =
+        `const load = require('node-gyp-build'); const dir = process.argv[1];` +
+        `console.log(JSON.stringify({ file: load.path(dir), fork: typeof load(dir).fork }))`;
+      const result = await runOk(process.execPath, ['-e', script, stage], {
+        cwd: stage,
+        env: { ...cleanEnv(), PREBUILDS_ONLY: '1' },
+      });
+      const seen = JSON.parse(result.stdout) as { file: string; fork: string };
+      if (!seen.file.startsWith(path.join(stage, 'prebuilds') + path.sep) || seen.fork !== 'function') {
+        throw new Error(`loaded ${seen.file} (fork: ${seen.fork})`);
+      }
+      return path.relative(stage, seen.file);
+    });
+
+    await step('npm pack ships what users need and nothing else', async () => {
+      const result = await runOk(process.execPath, [npm, 'pack', '--json', '--pack-destination', temp], {
+        cwd: stage,
+        env: cleanEnv(),
+      });
+      // Lifecycle scripts (prepare: tsc) may print before the JSON.
+      const json = result.stdout.slice(result.stdout.search(/^\[/m));
+      const [packed] = JSON.parse(json) as {
+        filename: string;
+        size: number;
+        unpackedSize: number;
+        files: { path: string }[];
+      }[];
+      tarball = path.join(temp, packed.filename);
+      const files = packed.files.map((file) => file.path);
+      const required = [
+        'package.json',
+        'README.md',
+        'binding.gyp',
+        'native/addon.cc',
+        'dist/src/index.js',
+        'dist/src/index.d.ts',
+        'dist/src/native.js',
+        'esm/index.mjs',
+        'esm/index.d.mts',
+      ];
+      const missing = required.filter((file) => !files.includes(file));
+      if (!files.some((file) => file.startsWith(`prebuilds/${PLATFORM_DIR}/`))) {
+        missing.push(`prebuilds/${PLATFORM_DIR}/*.node`);
+      }
+      const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|native\/[^/]+\.(cc|h)|dist\/src\/.+\.(js|d\.ts)|esm\/index\.(mjs|d\.mts)|prebuilds\/[^/]+\/[^/]+\.node)$/;
+      const unexpected = files.filter((file) => !allowed.test(file));
+      if (missing.length || unexpected.length) {
+        throw new Error(`missing: ${missing.join(', ') || '-'}; unexpected: ${unexpected.join(', ') || '-'}`);
+      }
+      return `${packed.filename}: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
+        `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked`;
+    });
+
+    // A PATH with node, npm and sh only: no compiler, no make, no python.
+    fs.mkdirSync(bin);
+    fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+    fs.symlinkSync(npm, path.join(bin, 'npm'));
+    fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+    const noCompilerEnv: NodeJS.ProcessEnv = { ...cleanEnv(), PATH: bin };
+
+    await step('the install PATH has no compiler', () => {
+      const found = COMPILERS.map((name) => findOnPath(name, bin)).filter(Boolean);
+      if (found.length) throw new Error(`found ${found.join(', ')}`);
+      if ('npm_config_build_from_source' in noCompilerEnv) throw new Error('build_from_source set');
+      return `PATH=${bin}`;
+    });
+
+    await step('npm install <tarball> into a fresh project, without a compiler', async () => {
+      fs.mkdirSync(app);
+      fs.writeFileSync(
+        path.join(app, 'package.json'),
+        JSON.stringify({ name: 'posix-fork-pack-consumer', version: '1.0.0', private: true }, null, 2),
+      );
+      await runOk(
+        process.execPath,
+        [npm, 'install', tarball, '--no-audit', '--no-fund', '--foreground-scripts'],
+        { cwd: app, env: noCompilerEnv },
+      );
+      const installed = path.join(app, 'node_modules', 'posix-fork');
+      if (fs.existsSync(path.join(installed, 'build'))) {
+        throw new Error('the install compiled the addon (build/ exists)');
+      }
+      return 'no build/ directory: the prebuilt binary was used';
+    });
+
+    const runEnv: NodeJS.ProcessEnv = { ...noCompilerEnv, PREBUILDS_ONLY: '1' };
+
+    await step('require("posix-fork"): fork + waitpid under node --single-threaded', async () => {
+      fs.writeFileSync(path.join(app, 'round-trip.cjs'), CONSUMER_CJS);
+      const result = await runOk(process.execPath, ['--single-threaded', 'round-trip.cjs'], {
+        cwd: app,
+        env: runEnv,
+        timeoutMs: 30000,
+      });
+      const seen = JSON.parse(result.stdout) as {
+        entry: string;
+        binary: string;
+        forkSafe: boolean;
+        status: { exitCode: number | null };
+      };
+      const installed = path.join(app, 'node_modules', 'posix-fork');
+      if (seen.entry !== path.join(installed, 'dist', 'src', 'index.js')) throw new Error(`entry ${seen.entry}`);
+      if (!seen.binary.startsWith(path.join(installed, 'prebuilds') + path.sep)) {
+        throw new Error(`binary ${seen.binary}`);
+      }
+      if (!seen.forkSafe || seen.status.exitCode !== 42) throw new Error(result.stdout + result.stderr);
+      if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
+      return `child exit code ${seen.status.exitCode}, binary ${path.relative(app, seen.binary)}`;
+    });
+
+    await step('import from "posix-fork": fork + waitpid under node --single-threaded', async () => {
+      fs.writeFileSync(path.join(app, 'round-trip.mjs'), CONSUMER_ESM);
+      const result = await runOk(process.execPath, ['--single-threaded', 'round-trip.mjs'], {
+        cwd: app,
+        env: runEnv,
+        timeoutMs: 30000,
+      });
+      const seen = JSON.parse(result.stdout) as {
+        sameInstance: boolean;
+        forkSafe: boolean;
+        status: { exitCode: number | null };
+      };
+      if (!seen.sameInstance || !seen.forkSafe || seen.status.exitCode !== 43) {
+        throw new Error(result.stdout + result.stderr);
+      }
+      if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
+      return `child exit code ${seen.status.exitCode}, same instance as require()`;
+    });
+
+    await step('types: CommonJS and ESM consumers type-check (nodenext, bundler, node10)', async () => {
+      fs.writeFileSync(path.join(app, 'types-cjs.ts'), TYPES_CJS);
+      fs.writeFileSync(path.join(app, 'types-esm.mts'), TYPES_ESM);
+      const common = {
+        strict: true,
+        noEmit: true,
+        target: 'es2022',
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      };
+      const configs = {
+        'tsconfig.nodenext.json': {
+          compilerOptions: { ...common, module: 'nodenext', moduleResolution: 'nodenext' },
+          files: ['types-cjs.ts', 'types-esm.mts'],
+        },
+        'tsconfig.bundler.json': {
+          compilerOptions: { ...common, module: 'esnext', moduleResolution: 'bundler' },
+          files: ['types-esm.mts'],
+        },
+        'tsconfig.node10.json': {
+          compilerOptions: { ...common, module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true },
+          files: ['types-cjs.ts'],
+        },
+      };
+      const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      for (const [name, config] of Object.entries(configs)) {
+        fs.writeFileSync(path.join(app, name), JSON.stringify(config, null, 2));
+        await runOk(process.execPath, [tsc, '-p', name], { cwd: app, env: runEnv });
+      }
+      return Object.keys(configs).join(', ');
+    });
+  } catch {
+    // Reported by step(); the summary below carries the failure.
+  } finally {
+    if (keep) console.log(`kept ${temp}`);
+    else fs.rmSync(temp, { recursive: true, force: true });
+  }
+  const passed = steps.filter((s) => s.ok).length;
+  const failed = steps.length - passed;
+  console.log(`\ntest:pack: ${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+void main();

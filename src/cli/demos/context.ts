@@ -1,0 +1,160 @@
+// What every demo uses: synchronous output (parent and children write to the same stdout,
+// line by line, in the order things happen), role-tagged lines, ps tables, and small waits.
+import { readSync, writeSync } from 'fs';
+import { Style } from '../output';
+import { formatTable, psRow } from '../ps';
+
+export type Role = 'parent' | 'child' | 'first child' | 'daemon' | 'demo' | string;
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the thread for `ms` (the seeds' time.sleep, inside a child that has nothing else to do). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(nap, 0, 0, ms);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `predicate` every `everyMs` until true (resolves true) or `timeoutMs` passed (false). */
+export async function until(predicate: () => boolean, timeoutMs = 5000, everyMs = 10):
+Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (predicate()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(everyMs);
+  }
+}
+
+/** Reads from a blocking pipe until `count` bytes or EOF; the text read. */
+export function readPipe(fd: number, count = 64): string {
+  const buffer = Buffer.alloc(count);
+  let total = 0;
+  while (total < count) {
+    let n: number;
+    try {
+      n = readSync(fd, buffer, total, count - total, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EINTR') {
+        sleepSync(5);
+        continue;
+      }
+      throw error;
+    }
+    if (n === 0) break;
+    total += n;
+    if (buffer.indexOf(10) >= 0 && buffer.indexOf(10) < total) break; // a whole line
+  }
+  return buffer.toString('utf8', 0, total);
+}
+
+/** Output of a demo. Every write is synchronous, so a child's lines are out before it exits. */
+export class DemoOutput {
+  constructor(
+    readonly style: Style,
+    /** Terminal width when stdout is a terminal: table lines are cut to fit. */
+    readonly width: number | undefined,
+  ) {}
+
+  line(text = ''): void {
+    writeAll(`${text}\n`);
+  }
+
+  title(name: string, summary: string): void {
+    this.line(`${this.style.bold(this.style.cyan(`posix-fork demo ${name}`))} ${this.style.dim('—')} ` +
+      `${summary}`);
+  }
+
+  /** Explanation text, dimmed a little less than notes: plain lines. */
+  explain(...lines: string[]): void {
+    for (const text of lines) this.line(`  ${text}`);
+    this.line();
+  }
+
+  /** A numbered or titled step of the recipe. */
+  step(text: string): void {
+    this.line(this.style.bold(`» ${text}`));
+  }
+
+  /** A line said by the current process, tagged `role pid │`. */
+  say(role: Role, text: string): void {
+    const tag = `${role} ${process.pid}`.padEnd(18);
+    const paint = role === 'parent' || role === 'demo' ? this.style.blue
+      : role === 'child' ? this.style.green
+        : role === 'daemon' ? this.style.magenta
+          : this.style.yellow;
+    this.line(`${paint(tag)}${this.style.dim('│')} ${text}`);
+  }
+
+  note(text: string): void {
+    this.line(this.style.dim(`  ${text}`));
+  }
+
+  good(text: string): void {
+    this.line(this.style.green(`  ✓ ${text}`));
+  }
+
+  bad(text: string): void {
+    this.line(this.style.red(`  ✗ ${text}`));
+  }
+
+  /**
+   * The live rows of `pids`, like `ps -o stat,ppid,pid,cmd -p <pids>`, written at once so that
+   * lines other processes print cannot land inside the table.
+   */
+  table(caption: string, pids: readonly number[], notes?: ReadonlyMap<number, string>): void {
+    const lines = [this.style.dim(`  ${caption}`),
+      ...formatTable(pids, this.style, { notes, width: this.width, indent: '    ' })];
+    writeAll(`${lines.join('\n')}\n`);
+  }
+}
+
+/**
+ * Waits until `pid` has named itself `posix-fork demo NAME (role)` (see nameProcess), i.e. it
+ * runs the demo's code for that role; false after `timeoutMs`.
+ */
+export function named(pid: number, role: string,
+  timeoutMs = process.platform === 'linux' ? 3000 : 500): Promise<boolean> {
+  return until(() => psRow(pid)?.cmd.endsWith(`(${role})`) ?? true, timeoutMs);
+}
+
+/** The current state letter of `pid` (R, S, Z, …), or null once it is gone. */
+export function stateOf(pid: number): string | null {
+  return psRow(pid)?.stat[0] ?? null;
+}
+
+/** Ended: gone from the table, or a zombie waiting for its (new) parent. */
+export function ended(pid: number): boolean {
+  const state = stateOf(pid);
+  return state === null || state === 'Z' || state === 'X';
+}
+
+function writeAll(text: string): void {
+  const data = Buffer.from(text);
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += writeSync(1, data, offset);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        sleepSync(1);
+        continue;
+      }
+      if (code === 'EPIPE') return; // the reader went away (| head): nothing to show anyone
+      throw error;
+    }
+  }
+}
+
+/** Names this process in ps: `posix-fork demo NAME (ROLE)`; its comm becomes "posix-fork demo". */
+export function nameProcess(demo: string, role?: string): void {
+  try {
+    process.title = `posix-fork demo ${demo}${role ? ` (${role})` : ''}`;
+  } catch {
+    // Some platforms refuse; the real command line is shown then.
+  }
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+// The `posix-fork` command: live teaching demos, a daemon manager (daemon/status/stop), a
+// reaping init (reap) and a fork-safe launcher (run). Subcommands that fork in this process
+// (demo, reap) first re-execute it, same pid, under `node --single-threaded`.
+import { Command, CommanderError } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ensureForkSafe } from '../index';
+import { daemonStatus, startDaemon, stopDaemon } from './daemon';
+import { DemoOutput } from './demos/context';
+import { DEMOS, findDemo } from './demos/index';
+import { CliError, errorLine, makeStyle, wantsColor } from './output';
+import { reap } from './reap';
+import { runScript } from './run';
+
+/** Usage errors (unknown option, missing argument): 2, as most Unix tools. */
+const USAGE_EXIT = 2;
+
+function packageVersion(): string {
+  try {
+    const file = path.join(__dirname, '..', '..', '..', 'package.json');
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function log(command: string): (line: string) => void {
+  return (line) => process.stderr.write(`posix-fork ${command}: ${line}\n`);
+}
+
+function demoList(colour: boolean): string {
+  const style = makeStyle(colour);
+  const width = Math.max(...DEMOS.map((demo) => demo.name.length));
+  return DEMOS.map((demo) => `  ${style.bold(demo.name.padEnd(width))}  ${demo.summary}`).join('\n');
+}
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('posix-fork')
+    .description('Real POSIX fork(), waitpid(), setsid() and daemons for Node.js, live.')
+    .version(packageVersion(), '-V, --version')
+    .option('--color', 'colour the output even when it is not a terminal')
+    .option('--no-color', 'never colour the output (also: NO_COLOR=1)')
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .addHelpText('after', `
+Start here:
+  npx posix-fork demo zombie
+
+Demos:
+${demoList(false)}`);
+
+  const colourFlag = (): boolean | undefined => program.opts<{ color?: boolean }>().color;
+
+  program
+    .command('demo')
+    .description('run a live demo of a Unix process recipe (without a name: list them)')
+    .argument('[name]', `one of: ${DEMOS.map((demo) => demo.name).join(', ')}`)
+    .addHelpText('after', `\nDemos:\n${demoList(false)}`)
+    .action(async (name: string | undefined) => {
+      const colour = wantsColor(process.stdout, colourFlag());
+      if (name === undefined) {
+        print(`Demos (run one with: posix-fork demo <name>):\n${demoList(colour)}`);
+        return;
+      }
+      const demo = findDemo(name);
+      if (demo === undefined) {
+        throw new CliError(`unknown demo '${name}'; the demos are: ${DEMOS.map((d) => d.name).join(', ')}`,
+          USAGE_EXIT);
+      }
+      ensureForkSafe(); // the demos fork in this process
+      // A pseudo-terminal without a size (script(1) on a pipe) says 0 columns: no cutting then.
+      const columns = process.stdout.isTTY ? process.stdout.columns : 0;
+      const width = columns >= 40 ? columns : undefined;
+      await demo.run(new DemoOutput(makeStyle(colour), width));
+    });
+
+  program
+    .command('daemon')
+    .description('run a command as a daemon: double fork, setsid, umask, cwd, stdio, pidfile, then exec it')
+    .usage('[options] -- <command> [args...]')
+    .argument('<command...>', 'the command to daemonize, and its arguments')
+    .option('--pidfile <file>', 'write the daemon\'s pid here, locked while it runs (refuses to start twice)')
+    .option('--stdout <file>', 'append the command\'s stdout to this file (default: /dev/null)')
+    .option('--stderr <file>', 'append the command\'s stderr to this file (default: /dev/null)')
+    .option('--cwd <dir>', 'working directory of the daemon', '/')
+    .option('--umask <mask>', 'file-mode creation mask, octal', '022')
+    .option('--wait-ready', 'return only once the daemon is set up and about to exec the command; print its error and exit 1 if it fails first')
+    .option('--no-detach', 'do not fork: become the daemon in place (under a supervisor)')
+    .passThroughOptions()
+    .addHelpText('after', `
+The launcher exits 0 once the daemon has written its pidfile; the pid stays the same
+when the daemon execs the command. Exit statuses: 0 started; 1 already running or the
+daemon failed; 2 usage; 126 command not executable; 127 command not found.
+
+Example:
+  posix-fork daemon --pidfile /tmp/web.pid --stdout /tmp/web.log -- python3 -m http.server 8000`)
+    .action((command: string[], options: Parameters<typeof startDaemon>[1]) => {
+      startDaemon(command, options);
+    });
+
+  program
+    .command('status')
+    .description('is the daemon of a pidfile running? (LSB exit status)')
+    .requiredOption('--pidfile <file>', 'the daemon\'s pidfile')
+    .addHelpText('after', `
+Exit statuses (as LSB init scripts): 0 running; 1 not running but the pidfile exists
+(stale); 3 not running (no pidfile); 4 unknown (the pidfile cannot be read).`)
+    .action((options: { pidfile: string }) => {
+      process.exitCode = daemonStatus(options.pidfile, print);
+    });
+
+  program
+    .command('stop')
+    .description('stop the daemon of a pidfile: SIGTERM, SIGKILL after a timeout, wait until gone')
+    .requiredOption('--pidfile <file>', 'the daemon\'s pidfile')
+    .option('--timeout <seconds>', 'seconds to wait after SIGTERM before SIGKILL', parseSeconds, 10)
+    .addHelpText('after', `
+Removes the pidfile when the daemon has not (a stale pidfile is removed too).
+Exit statuses: 0 stopped, or was not running; 1 failed; 2 usage; 4 not permitted.`)
+    .action((options: { pidfile: string; timeout: number }) => {
+      process.exitCode = stopDaemon(options.pidfile, options.timeout, print);
+    });
+
+  program
+    .command('reap')
+    .description('run a command under a small init (like tini): forward signals, reap every orphan, exit with its status')
+    .usage('[options] -- <command> [args...]')
+    .argument('<command...>', 'the command to run, and its arguments')
+    .option('--subreaper', 'become a child subreaper (Linux): orphaned descendants are re-parented here and reaped')
+    .option('-g, --group', 'run the command in its own process group and forward signals to the whole group')
+    .option('-v, --verbose', 'report on stderr what is forwarded and reaped')
+    .passThroughOptions()
+    .addHelpText('after', `
+Forwarded signals: SIGHUP SIGINT SIGQUIT SIGTERM SIGUSR1 SIGUSR2 SIGWINCH SIGALRM SIGCONT.
+Exit status: the command's exit code, or 128+N when signal N ended it; 126/127 when it
+cannot be executed; 2 usage.
+
+Example:
+  posix-fork reap --subreaper -- npm start`)
+    .action(async (command: string[], options: { subreaper?: boolean; group?: boolean; verbose?: boolean }) => {
+      ensureForkSafe(); // reap forks the command's process in this process
+      const code = await reap(command, options, log('reap'));
+      process.exit(code);
+    });
+
+  program
+    .command('run')
+    .description('run a Node script in the fork-safe mode (node --single-threaded), in this very process')
+    .argument('<script>', 'the script to run')
+    .argument('[args...]', 'its arguments')
+    .passThroughOptions()
+    .addHelpText('after', `
+Replaces this process (same pid) with: node --single-threaded <script> [args...]
+The status is the script's own.
+
+Example:
+  posix-fork run server.js --port 8080`)
+    .action((script: string, args: string[]) => {
+      runScript(script, args);
+    });
+
+  // One output configuration object is shared by the program and its subcommands.
+  program.configureOutput({
+    outputError: (text, write) => {
+      const name = subcommandOf(process.argv, program);
+      write(`posix-fork${name ? ` ${name}` : ''}: ${text.replace(/^error: /, '')}`);
+    },
+  });
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+function parseSeconds(text: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86400) {
+    throw new CliError(`invalid --timeout '${text}': expected seconds from 0 to 86400`, USAGE_EXIT);
+  }
+  return seconds;
+}
+
+/** Which subcommand argv names, for error lines. */
+function subcommandOf(argv: readonly string[], program: Command): string {
+  const names = new Set(program.commands.map((command) => command.name()));
+  return argv.slice(2).find((arg) => names.has(arg)) ?? '';
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the help, the version or the usage error already. Help asked
+      // for ends with 0, help shown for a bare `posix-fork` with 1, usage errors with 2.
+      const shown = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      process.exitCode = shown ? error.exitCode : USAGE_EXIT;
+      return;
+    }
+    // A Process child leaving the parent's code: not an error (see Process.start()).
+    if ((error as { code?: unknown }).code === 'ERR_PROCESS_CHILD_UNWIND') throw error;
+    process.stderr.write(`${errorLine(subcommandOf(process.argv, program), error)}\n`);
+    process.exitCode = error instanceof CliError ? error.exitCode : 1;
+  }
+}
+
+void main();

@@ -1,0 +1,118 @@
+// `posix-fork reap -- cmd…`: a small init like tini. Runs the command as its child, forwards
+// signals to it (or to its process group), reaps every child that ends — the command's
+// orphans too when it is PID 1 or a subreaper — and exits with the command's status.
+import { readFileSync } from 'fs';
+import { Reaper, WaitStatus, fork, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
+import { execProgram, resolveCommand } from './exec';
+import { CliError } from './output';
+
+export interface ReapOptions {
+  subreaper?: boolean;
+  group?: boolean;
+  verbose?: boolean;
+}
+
+/**
+ * Forwarded like tini does: everything a user or a supervisor sends to ask something of the
+ * program. Not SIGCHLD (ours), nor the job-control stops, nor the synchronous fault signals.
+ */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT',
+];
+
+/** Signals the terminal sends to its whole foreground process group. */
+const KEYBOARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+
+/** Linux: this process's group is the foreground group of its terminal (stat fields 5, 8). */
+function inForegroundGroup(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[4] !== '0' && fields[2] === fields[5];
+  } catch {
+    return false;
+  }
+}
+
+/** The shell convention: the exit code, or 128 + N for a process ended by signal N. */
+export function shellStatus(status: WaitStatus): number {
+  if (status.exitCode !== null) return status.exitCode;
+  return 128 + (status.signalNumber ?? 0);
+}
+
+/** Resolves with the status to exit with once the command has ended. Call in fork-safe mode. */
+export async function reap(command: string[], options: ReapOptions, log: (line: string) => void):
+Promise<number> {
+  const [name, ...args] = command;
+  const file = resolveCommand(name);
+  if (options.subreaper) {
+    try {
+      setChildSubreaper(true);
+    } catch (error) {
+      throw new CliError(`--subreaper: ${(error as Error).message} (Linux only)`, 1);
+    }
+  }
+  let child = 0;
+  const pending: NodeJS.Signals[] = [];
+  const forward = (signal: NodeJS.Signals): void => {
+    // Ctrl-C, Ctrl-\ and a resize reach the whole foreground process group, the command
+    // included: sent again, the command would see Ctrl-C twice.
+    if (!options.group && KEYBOARD_SIGNALS.includes(signal) && inForegroundGroup()) return;
+    if (child === 0) {
+      pending.push(signal); // arrived before the child exists: delivered right after fork
+      return;
+    }
+    const target = options.group ? -child : child;
+    try {
+      process.kill(target, signal);
+      if (options.verbose) log(`forwarded ${signal} to ${options.group ? `process group ${child}` : `pid ${child}`}`);
+    } catch {
+      // ESRCH: it has just ended; its status is on the way.
+    }
+  };
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+
+  const reaper = new Reaper({ scope: 'all' });
+  reaper.on('exit', (status) => {
+    if (status.pid !== child && options.verbose) {
+      log(`reaped orphan ${status.pid} (${describe(status)})`);
+    }
+  });
+  reaper.start();
+
+  const pid = fork();
+  if (pid === 0) {
+    try {
+      if (options.group) setpgid(0, 0);
+      execProgram(file, [name, ...args]);
+    } catch (error) {
+      process.stderr.write(`posix-fork reap: cannot execute ${file}: ${(error as Error).message}\n`);
+    }
+    process.exit(127);
+  }
+  child = pid;
+  if (options.group) {
+    try {
+      setpgid(pid, pid); // also here, so a signal sent right away reaches the group
+    } catch {
+      // EACCES: the child has already exec'd (it did it itself); ESRCH: already gone.
+    }
+  }
+  if (options.verbose) log(`started ${name} as pid ${pid}`);
+  for (const signal of pending.splice(0)) forward(signal);
+
+  const status = await waitFor(pid);
+  // Orphans that ended together with the command are reaped before we go.
+  reapChildren({ scope: 'all' });
+  reaper.stop();
+  for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
+  if (options.verbose) log(`${name} (pid ${pid}) ended: ${describe(status)}`);
+  return shellStatus(status);
+}
+
+function describe(status: WaitStatus): string {
+  if (status.exitCode !== null) return `exit code ${status.exitCode}`;
+  const core = status.coreDumped ? ', core dumped' : '';
+  return `signal ${status.signal ?? status.signalNumber}${core}`;
+}

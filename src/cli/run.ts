@@ -1,0 +1,32 @@
+// `posix-fork run script.js [args…]`: this process becomes `node --single-threaded script.js
+// args…` (execve, same pid), the fork-safe mode the library asks for.
+import * as fs from 'fs';
+import * as path from 'path';
+import { FORK_SAFE_FLAGS } from '../index';
+import { execProgram } from './exec';
+import { CliError } from './output';
+
+/** Node would resolve `script` as a file, adding .js/.cjs/.mjs or /index.js as require() does. */
+function scriptExists(script: string): boolean {
+  const file = path.resolve(script);
+  const candidates = [file, `${file}.js`, `${file}.cjs`, `${file}.mjs`, path.join(file, 'index.js')];
+  return candidates.some((candidate) => {
+    try {
+      return fs.statSync(candidate).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Replaces this process with node in the fork-safe mode running `script`. Never returns. */
+export function runScript(script: string, args: readonly string[]): never {
+  if (!scriptExists(script)) throw new CliError(`cannot find script '${script}'`, 2);
+  const execArgv = process.execArgv.filter((flag) => !FORK_SAFE_FLAGS.includes(flag));
+  const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...execArgv, script, ...args];
+  try {
+    return execProgram(process.execPath, argv, { resetSignals: false });
+  } catch (error) {
+    throw new CliError(`cannot execute ${process.execPath}: ${(error as Error).message}`, 126);
+  }
+}

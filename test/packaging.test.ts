@@ -1,0 +1,93 @@
+// The package's entry points: `require('posix-fork')` and `import ... from 'posix-fork'` give
+// the same API (one instance), and every file the exports map names ships in the tarball.
+// The full install-from-tarball check is `npm run test:pack` (scripts/test-pack.ts).
+import * as fs from 'fs';
+import * as path from 'path';
+import { ROOT, runNode } from './helpers';
+
+interface Conditions {
+  types: string;
+  default: string;
+}
+interface PackageJson {
+  main: string;
+  types: string;
+  files: string[];
+  exports: { '.': { import: Conditions; require: Conditions }; './package.json': string };
+}
+
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+
+/** Names Node adds to the namespace of any CommonJS module, not part of the API. */
+const INTEROP_NAMES = new Set(['default', '__esModule', 'module.exports']);
+
+function shipped(file: string): boolean {
+  const relative = path.posix.normalize(file);
+  return pkg.files.some((entry) =>
+    entry.endsWith('/') ? relative.startsWith(entry) : relative === entry,
+  );
+}
+
+describe('entry points', () => {
+  test('the exports map names files that exist and are listed in "files"', () => {
+    const targets = [
+      pkg.main,
+      pkg.types,
+      pkg.exports['.'].import.types,
+      pkg.exports['.'].import.default,
+      pkg.exports['.'].require.types,
+      pkg.exports['.'].require.default,
+    ];
+    for (const target of targets) {
+      expect(fs.existsSync(path.join(ROOT, target))).toBe(true);
+      expect(shipped(target)).toBe(true);
+    }
+    expect(path.normalize(pkg.exports['.'].require.default)).toBe(path.normalize(pkg.main));
+    expect(path.normalize(pkg.exports['.'].require.types)).toBe(path.normalize(pkg.types));
+  });
+
+  test('require("posix-fork") loads the CommonJS build', async () => {
+    const script = `
+      const api = require('posix-fork');
+      console.log(JSON.stringify({ file: require.resolve('posix-fork'), fork: typeof api.fork,
+        waitpid: typeof api.waitpid }));`;
+    const result = await runNode(['-e', script], { forkSafe: false });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      file: path.join(ROOT, pkg.main),
+      fork: 'function',
+      waitpid: 'function',
+    });
+  });
+
+  test('import from "posix-fork" gives every CommonJS export, from the same instance', async () => {
+    const script = `
+      import * as namespace from 'posix-fork';
+      import api from 'posix-fork';
+      import { fork, waitpid, WNOHANG } from 'posix-fork';
+      import { createRequire } from 'module';
+      const required = createRequire(process.cwd() + '/')('posix-fork');
+      const interop = new Set(${JSON.stringify([...INTEROP_NAMES])});
+      console.log(JSON.stringify({
+        required: Object.keys(required).sort(),
+        imported: Object.keys(namespace).filter((name) => !interop.has(name)).sort(),
+        sameDefault: api === required,
+        sameBindings: Object.keys(required).every((name) => namespace[name] === required[name]),
+        named: [typeof fork, typeof waitpid, typeof WNOHANG],
+      }));`;
+    const result = await runNode(['--input-type=module', '-e', script], { forkSafe: false });
+    expect(result.stderr).toBe('');
+    const seen = JSON.parse(result.stdout) as {
+      required: string[];
+      imported: string[];
+      sameDefault: boolean;
+      sameBindings: boolean;
+      named: string[];
+    };
+    expect(seen.required).toContain('fork');
+    expect(seen.imported).toEqual(seen.required);
+    expect(seen.sameDefault).toBe(true);
+    expect(seen.sameBindings).toBe(true);
+    expect(seen.named).toEqual(['function', 'function', 'number']);
+  });
+});
