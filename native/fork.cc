@@ -2,6 +2,8 @@
 // the V8 heap is made copyable for the duration of the fork, the child re-arms its event
 // loop before anything else touches it, and the child's natural end is caught while it is
 // still inside the loop, because Node's own teardown joins threads that the child lacks.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <uv.h>
@@ -18,6 +20,22 @@ static uv_loop_t* LoopOf(Napi::Env env) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return nullptr;
   return loop;
+}
+
+static bool g_in_fork_child = false;
+static void StartDrainWatchIn(uv_loop_t* loop);
+
+// Node writes to a stdio pipe or socket asynchronously once it is full (always on macOS):
+// libuv queues the rest, and _exit would drop the queue. Blocking writes leave nothing
+// queued. TTYs are already blocking and files synchronous. O_NONBLOCK belongs to the open
+// file description, so the parent's writes to the same pipe become blocking too.
+static void MakeStdioPipesBlocking() {
+  for (int fd = 1; fd <= 2; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) continue;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
 }
 
 // fork() -> 0 in the child, the child's pid in the parent.
@@ -44,6 +62,11 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
       (void)ignored;
       _exit(70);
     }
+    // The rest of the child's set-up was prepared by the parent (prepareDrainWatch): doing it
+    // here, natively, spares the child most first-time JS work and its page faults.
+    g_in_fork_child = true;
+    StartDrainWatchIn(loop);
+    MakeStdioPipesBlocking();
     return Napi::Number::New(env, 0);
   }
   RestoreMemoryAfterFork(shared);
@@ -134,7 +157,7 @@ static void OnPrepare(uv_prepare_t* handle) {
 }
 
 // prepareDrainWatch(callback): done in the parent, before the first fork, so the child only
-// has to start a handle (every code path the child runs for the first time costs page faults).
+// has to start a handle, which fork() does natively.
 static Napi::Value PrepareDrainWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckArity(info, 1, 1) || !FunctionArg(info, 0, "callback")) return Napi::Value();
@@ -148,25 +171,20 @@ static Napi::Value PrepareDrainWatch(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// startDrainWatch(): in the child. A grandchild inherits its parent's running watch.
-static Napi::Value StartDrainWatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckArity(info, 0, 0)) return Napi::Value();
+static void StartDrainWatchIn(uv_loop_t* loop) {
   DrainWatch* watch = g_drain_watch;
-  if (watch == nullptr) {
-    Napi::Error::New(env, "startDrainWatch: prepareDrainWatch() was not called")
-        .ThrowAsJavaScriptException();
-    return Napi::Value();
-  }
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watch->handle))) {
-    return Napi::Boolean::New(env, false);
-  }
-  uv_loop_t* loop = LoopOf(env);
-  if (loop == nullptr) return Napi::Boolean::New(env, false);
+  if (watch == nullptr) return;
+  // A grandchild inherits its parent's running watch with the loop.
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watch->handle))) return;
   uv_prepare_init(loop, &watch->handle);
   watch->handle.data = watch;
   uv_prepare_start(&watch->handle, OnPrepare);
-  return Napi::Boolean::New(env, true);
+}
+
+// inForkChild() -> true in a process made by this library's fork().
+static Napi::Value InForkChild(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  return Napi::Boolean::New(info.Env(), g_in_fork_child);
 }
 
 void InitFork(Napi::Env env, Napi::Object exports) {
@@ -179,7 +197,7 @@ void InitFork(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
   exports.Set("prepareDrainWatch",
               Napi::Function::New(env, PrepareDrainWatch, "prepareDrainWatch"));
-  exports.Set("startDrainWatch", Napi::Function::New(env, StartDrainWatch, "startDrainWatch"));
+  exports.Set("inForkChild", Napi::Function::New(env, InForkChild, "inForkChild"));
 }
 
 }  // namespace posixfork

@@ -16,44 +16,48 @@ interface ExitingProcess {
 const proc = process as unknown as NodeJS.Process & ExitingProcess;
 
 let prepared = false;
-let routed = false;
-let currentPid = process.pid;
+let backgroundWorkStopped = false;
+/** Set by the uncaught-exception monitor in a child when the exception will be fatal. */
+let fatal: { error: unknown } | null = null;
 
 /**
- * Runs in the parent before its first fork(): everything that can be done ahead, because each
- * code path a child runs for the first time costs it page faults.
+ * Runs in the parent before its first fork(). Everything a child needs is installed here,
+ * once, and acts only in a fork child (native.inForkChild()): each code path a child runs for
+ * the first time costs it page faults, so the child itself does almost nothing.
  */
 export function prepareChildRuntime(): void {
   if (prepared) return;
   prepared = true;
-  // Node caches process.pid at start-up; an accessor lets a child correct it with one write.
-  currentPid = process.pid;
   // Created lazily by Node; creating them here once spares every child that work.
   void process.stdout;
   void process.stderr;
+  // Node caches process.pid at start-up; the property is configurable.
   Object.defineProperty(process, 'pid', {
-    get: () => currentPid,
+    get: () => native.getpid(),
     enumerable: true,
     configurable: true,
   });
+  const reallyExit = proc.reallyExit;
+  proc.reallyExit = function (this: unknown, code: number): never {
+    if (native.inForkChild()) exitNow(code);
+    return reallyExit.call(this, code);
+  };
+  process.on('uncaughtExceptionMonitor', noteFatalException);
+  process.on('exit', finishFatalExit);
   native.prepareDrainWatch(onLoopDrained);
 }
 
 /**
- * Sets up the current process as a fork child. Safe to call again in a grandchild.
+ * The JS part of becoming a fork child (fork() did the native part). Safe in a grandchild.
  * `spawnedChildren`: the parent had child_process children running at the fork.
  */
 export function becomeChild(spawnedChildren: boolean): void {
-  currentPid = native.getpid();
   forgetAllChildren();
   if (spawnedChildren) releaseInheritedChildProcesses();
-  if (routed) return; // inherited from a parent that was itself a fork child
-  routed = true;
-  if (!isForkSafe()) stopBackgroundWork();
-  proc.reallyExit = exitNow;
-  process.on('uncaughtException', lastResort);
-  native.startDrainWatch();
-  makeStdioPipesBlocking();
+  if (!isForkSafe() && !backgroundWorkStopped) {
+    backgroundWorkStopped = true;
+    stopBackgroundWork();
+  }
 }
 
 // The parent's child_process children are not this process's children: they never report to
@@ -97,9 +101,7 @@ function onLoopDrained(phase: 'beforeExit' | 'exit'): void {
       process.exit();
     }
   } catch (error) {
-    const emit = process.emit.bind(process) as (event: string, ...args: unknown[]) => boolean;
-    emit('uncaughtExceptionMonitor', error, 'uncaughtException');
-    emit('uncaughtException', error, 'uncaughtException');
+    raiseUncaught(error);
   }
 }
 
@@ -108,37 +110,51 @@ function currentExitCode(fallback: number): number {
   return typeof code === 'number' ? code : fallback;
 }
 
-// Registered first in the child. When it is the only listener, the exception is fatal: do
-// what Node does (run 'exit' listeners with code 1, print the error) and end by _exit.
-function lastResort(error: unknown): void {
-  if (process.listenerCount('uncaughtException') > 1) return;
+// An exception thrown where no caller can see it, handled as Node handles uncaught ones.
+function raiseUncaught(error: unknown): void {
+  const emit = process.emit.bind(process) as (event: string, ...args: unknown[]) => boolean;
+  emit('uncaughtExceptionMonitor', error, 'uncaughtException');
+  if (emit('uncaughtException', error, 'uncaughtException')) return;
   if (!proc._exiting) {
     proc._exiting = true;
     process.exitCode = 1;
+    process.emit('exit', 1); // finishFatalExit ends the process from there
+  }
+  printFatal(error);
+  exitNow(currentExitCode(1));
+}
+
+// Node calls the monitor first for every uncaught exception and unhandled rejection. With no
+// 'uncaughtException' listener the exception is fatal: Node then emits 'exit' and its native
+// code prints the error and exits, a path that hangs in a fork child.
+function noteFatalException(error: unknown): void {
+  if (!native.inForkChild()) return;
+  if (process.listenerCount('uncaughtException') > 0) return;
+  if (process.hasUncaughtExceptionCaptureCallback()) return;
+  fatal = { error };
+}
+
+// In a dying child: run the 'exit' listeners after this one, print the error as Node would,
+// and end with _exit before Node's native code takes over.
+function finishFatalExit(this: unknown, code: number): void {
+  if (fatal === null || !native.inForkChild()) return;
+  const listeners = process.listeners('exit');
+  for (const listener of listeners.slice(listeners.indexOf(finishFatalExit) + 1)) {
     try {
-      process.emit('exit', 1);
+      (listener as (code: number) => void).call(process, code);
     } catch {
       // As in Node: nothing more can be done once the process is dying.
     }
   }
+  printFatal(fatal.error);
+  exitNow(currentExitCode(1));
+}
+
+function printFatal(error: unknown): void {
   const text = error instanceof Error ? inspect(error) : `Uncaught ${inspect(error)}`;
   try {
     writeSync(2, `${text}\n\nNode.js ${process.version}\n`);
   } catch {
     // stderr is gone; the exit status still tells.
-  }
-  exitNow(currentExitCode(1));
-}
-
-// Node writes to a pipe or socket asynchronously once it is full (always on macOS): libuv
-// queues the rest, and _exit would drop the queue. Blocking writes leave nothing queued.
-// Files are written synchronously and TTYs are already blocking. The O_NONBLOCK flag belongs
-// to the open file description, so the parent's writes to the same pipe block too.
-function makeStdioPipesBlocking(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    if ((stream as { isTTY?: boolean }).isTTY) continue;
-    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })
-      ._handle;
-    handle?.setBlocking?.(true);
   }
 }

@@ -12,7 +12,7 @@ export interface NativeBinding {
   memoryScanStats(): { fullScans: number; cacheHits: number; unknownAreas: number };
   setChildSubreaper(on: boolean): void;
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
-  startDrainWatch(): boolean;
+  inForkChild(): boolean;
 
   waitpid(pid: number, options?: number): [number, number] | null;
   wait(): [number, number];

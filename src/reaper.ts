@@ -318,6 +318,10 @@ function sweepOnSignal(): void {
 // parent can never settle here. They are dropped (not rejected, which would surface as
 // unhandled rejections in the child) and stop keeping the child's loop alive.
 onChildrenForgotten(() => {
+  if (waiters.size === 0 && allScopeReapers === 0) {
+    inheritedProcessHandles = null; // nothing else inherited to adjust
+    return;
+  }
   inheritedProcessHandles = allScopeReapers > 0 && !warnedStealing ? processHandleCount() : null;
   waiters.clear();
   refreshWatch();
