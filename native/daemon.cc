@@ -65,32 +65,6 @@ bool IntArray(const Napi::CallbackInfo& info, size_t index, const char* name, in
   return true;
 }
 
-bool StringArray(const Napi::CallbackInfo& info, size_t index, const char* name,
-                 std::vector<std::string>* out) {
-  if (!info[index].IsArray()) {
-    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                   std::string("The \"") + name + "\" argument must be an array of strings");
-    return false;
-  }
-  Napi::Array array = info[index].As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    Napi::Value item = array.Get(i);
-    if (!item.IsString()) {
-      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                     std::string("The \"") + name + "\" argument must be an array of strings");
-      return false;
-    }
-    std::string s = item.As<Napi::String>().Utf8Value();
-    if (s.find('\0') != std::string::npos) {
-      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_VALUE",
-                     std::string("The \"") + name + "\" argument must not contain null bytes");
-      return false;
-    }
-    out->push_back(std::move(s));
-  }
-  return true;
-}
-
 bool BoolArg(const Napi::CallbackInfo& info, size_t index, const char* name, bool* out) {
   if (!info[index].IsBoolean()) {
     ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
@@ -307,7 +281,7 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   std::vector<std::string> argv, envp;
   std::vector<int> flat;
   if (!CheckArity(info, 4, 4) || !StringArg(info, 0, "file", &file) ||
-      !StringArray(info, 1, "argv", &argv) || !StringArray(info, 2, "env", &envp) ||
+      !StringArrayArg(info, 1, "argv", &argv) || !StringArrayArg(info, 2, "env", &envp) ||
       !IntArray(info, 3, "fdMap", 0, INT_MAX, &flat)) {
     return Napi::Value();
   }

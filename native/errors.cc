@@ -157,4 +157,30 @@ bool StringArg(const Napi::CallbackInfo& info, size_t index, const char* name, s
   return true;
 }
 
+bool StringArrayArg(const Napi::CallbackInfo& info, size_t index, const char* name,
+                    std::vector<std::string>* out) {
+  if (!info[index].IsArray()) {
+    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                   std::string("The \"") + name + "\" argument must be an array of strings");
+    return false;
+  }
+  Napi::Array array = info[index].As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsString()) {
+      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                     std::string("The \"") + name + "\" argument must be an array of strings");
+      return false;
+    }
+    std::string s = item.As<Napi::String>().Utf8Value();
+    if (s.find('\0') != std::string::npos) {
+      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_VALUE",
+                     std::string("The \"") + name + "\" argument must not contain null bytes");
+      return false;
+    }
+    out->push_back(std::move(s));
+  }
+  return true;
+}
+
 }  // namespace posixfork

@@ -3,6 +3,8 @@
 #pragma once
 #include <napi.h>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace posixfork {
 
@@ -22,6 +24,9 @@ bool OptionalIntArg(const Napi::CallbackInfo& info, size_t index, const char* na
                     int64_t fallback, int64_t min, int64_t max, int64_t* out);
 bool FunctionArg(const Napi::CallbackInfo& info, size_t index, const char* name);
 bool StringArg(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out);
+// An array of strings without NUL bytes (argv, environment).
+bool StringArrayArg(const Napi::CallbackInfo& info, size_t index, const char* name,
+                    std::vector<std::string>* out);
 
 Napi::Value ThrowTypeError(Napi::Env env, const char* code, const std::string& message);
 Napi::Value ThrowRangeError(Napi::Env env, const char* code, const std::string& message);

@@ -11,32 +11,6 @@
 
 namespace posixfork {
 
-static bool StringArray(const Napi::CallbackInfo& info, size_t index, const char* name,
-                        std::vector<std::string>* out) {
-  if (!info[index].IsArray()) {
-    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                   std::string("The \"") + name + "\" argument must be an array of strings");
-    return false;
-  }
-  Napi::Array array = info[index].As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    Napi::Value item = array.Get(i);
-    if (!item.IsString()) {
-      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                     std::string("The \"") + name + "\" argument must be an array of strings");
-      return false;
-    }
-    std::string s = item.As<Napi::String>().Utf8Value();
-    if (s.find('\0') != std::string::npos) {
-      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_VALUE",
-                     std::string("The \"") + name + "\" argument must not contain null bytes");
-      return false;
-    }
-    out->push_back(std::move(s));
-  }
-  return true;
-}
-
 static std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> pointers;
   for (std::string& s : strings) pointers.push_back(&s[0]);
@@ -51,7 +25,7 @@ static Napi::Value Execve(const Napi::CallbackInfo& info) {
   std::string path;
   std::vector<std::string> argv, envp;
   if (!CheckArity(info, 3, 3) || !StringArg(info, 0, "path", &path) ||
-      !StringArray(info, 1, "argv", &argv) || !StringArray(info, 2, "env", &envp)) {
+      !StringArrayArg(info, 1, "argv", &argv) || !StringArrayArg(info, 2, "env", &envp)) {
     return Napi::Value();
   }
   for (int fd = 0; fd <= 2; fd++) {
