@@ -6,7 +6,7 @@
 //   node --single-threaded dist/scripts/stress-fork.js [--children 10000] [--concurrency 4]
 //        [--hang-ms 10000] [--json] [--progress]
 import * as fs from 'fs';
-import { _exit, dup2, fork, isForkSafe, waitpid, WNOHANG } from '../src';
+import { FORK_SAFE_FLAGS, _exit, dup2, fork, isForkSafe, waitpid, WNOHANG } from '../src';
 import type { WaitStatus } from '../src';
 
 interface ExitPath {
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   clearInterval(churn);
   const seconds = (Date.now() - started) / 1000;
   const result = {
-    mode: isForkSafe() ? 'fork-safe (--single-threaded)' : 'default',
+    mode: isForkSafe() ? `fork-safe (${FORK_SAFE_FLAGS.join(' ')})` : 'default',
     node: process.version,
     children: CHILDREN,
     liveObjects: live.length,

@@ -307,7 +307,7 @@ async function main(): Promise<void> {
   printTable(rows);
   const passed = rows.reduce((sum, r) => sum + r.passed, 0);
   const failed = rows.reduce((sum, r) => sum + r.failed + (r.addon === 'ok' ? 0 : 1), 0);
-  console.log(`\ntest:matrix: ${passed} passed, ${failed} failed`);
+  console.log(`\nmatrix: ${passed} passed, ${failed} failed`);
   process.exitCode = failed === 0 ? 0 : 1;
 }
 

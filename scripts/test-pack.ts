@@ -383,7 +383,7 @@ async function main(): Promise<void> {
   }
   const passed = steps.filter((s) => s.ok).length;
   const failed = steps.length - passed;
-  console.log(`\ntest:pack: ${passed} passed, ${failed} failed`);
+  console.log(`\npack: ${passed} passed, ${failed} failed`);
   process.exitCode = failed === 0 ? 0 : 1;
 }
 

@@ -96,8 +96,8 @@ function warnUnlessForkSafe(): void {
     {
       code: 'POSIX_FORK_UNSAFE',
       detail:
-        'Start node with --single-threaded, use the shebang ' +
-        '"#!/usr/bin/env -S node --single-threaded", call ensureForkSafe() first, ' +
+        `Start node with ${FORK_SAFE_FLAGS.join(' ')}, use the shebang ` +
+        `"#!/usr/bin/env -S node ${FORK_SAFE_FLAGS.join(' ')}", call ensureForkSafe() first, ` +
         'or run the script with "npx posix-fork run".',
     },
   );

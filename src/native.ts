@@ -1,5 +1,6 @@
 // The only module that loads the compiled addon. node-gyp-build picks build/Release when it
 // exists, otherwise the prebuilt binary in prebuilds/<platform>-<arch>/.
+import * as fs from 'fs';
 import * as path from 'path';
 
 /** [exited, exitStatus, signaled, termSig, coreDumped, stopped, stopSig, continued] */
@@ -62,8 +63,13 @@ export interface NativeBinding {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-// Compiled to dist/src/native.js: the package root is two levels up.
-export const native = load(path.join(__dirname, '..', '..')) as NativeBinding;
+// The package root holds binding.gyp: two levels up from dist/src/native.js, one from
+// src/native.ts when the sources run directly (as under ts-jest).
+const packageRoot = [path.join(__dirname, '..', '..'), path.join(__dirname, '..')].find((dir) =>
+  fs.existsSync(path.join(dir, 'binding.gyp')),
+);
+
+export const native = load(packageRoot ?? path.join(__dirname, '..', '..')) as NativeBinding;
 
 /**
  * Calls a native function with exactly the arguments the public wrapper received, so the

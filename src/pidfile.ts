@@ -4,6 +4,7 @@
 // flock (not fcntl record locks) because its lock belongs to the open file description: it
 // survives fork() and execve(), so the launcher can take it and hand it to the daemon.
 import * as fs from 'fs';
+import { FORK_SAFE_FLAGS } from './forksafe';
 import { native } from './native';
 
 /** A pidfile this process holds locked. */
@@ -241,7 +242,7 @@ export function isThisProgram(pid: number): boolean {
 }
 
 function notForkSafeFlag(arg: string): boolean {
-  return arg !== '--single-threaded';
+  return !FORK_SAFE_FLAGS.includes(arg);
 }
 
 function closeQuietly(fd: number): void {

@@ -5,7 +5,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, ROOT, RunOptions, RunResult, procState, runNode, until } from './helpers';
+import { FIXTURES, FORK_SAFE_FLAGS, ROOT, RunOptions, RunResult, procState, runNode, until } from './helpers';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 const linux = process.platform === 'linux';
@@ -395,7 +395,7 @@ describe('posix-fork run', () => {
     };
     expect(report.pid).toBe(result.pid);
     expect(report.forkSafe).toBe(true);
-    expect(report.execArgv).toEqual(['--single-threaded']);
+    expect(report.execArgv).toEqual([...FORK_SAFE_FLAGS]);
     expect(report.args).toEqual(['a', '--flag', 'b']);
     expect(report.childExitCode).toBe(5);
   });

@@ -7,7 +7,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, ROOT, RunResult, runFixture, runNode, until } from './helpers';
+import { FIXTURES, FORK_SAFE_FLAGS, ROOT, RunResult, runFixture, runNode, until } from './helpers';
 // The compiled module (src/native.ts finds the addon relative to dist/src); reading a pidfile
 // takes no fork, so it runs in the jest process.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -468,7 +468,7 @@ describeLinuxPython.each(strategies)('the daemon process, launched from a termin
     const python = spawn(
       'python3',
       ['-c', 'import pty,sys; pty.spawn(sys.argv[1:])', process.execPath,
-        ...(forkSafe ? ['--single-threaded'] : []), path.join(FIXTURES, 'daemon-probe.js'), JSON.stringify(plan)],
+        ...(forkSafe ? FORK_SAFE_FLAGS : []), path.join(FIXTURES, 'daemon-probe.js'), JSON.stringify(plan)],
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     helpers.push(python);

@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, ROOT, runFixture, runNode } from './helpers';
+import { FIXTURES, FORK_SAFE_ARGS, FORK_SAFE_FLAGS, ROOT, runFixture, runNode } from './helpers';
 
 const lines = (text: string) => text.trim().split('\n').filter(Boolean);
 const json = (text: string) => lines(text).map((line) => JSON.parse(line));
@@ -81,7 +81,7 @@ describe('every way a child ends gives the right status, runs exit listeners onc
 
   test('output before the end is not lost: a pipe whose reader is slow (the pipe fills up)', () => {
     const fixture = path.join(FIXTURES, 'fork-exit.js');
-    const run = spawnSync('sh', ['-c', `"$0" --single-threaded "$1" many | (sleep 1; cat)`, process.execPath, fixture], {
+    const run = spawnSync('sh', ['-c', `"$0" ${FORK_SAFE_ARGS} "$1" many | (sleep 1; cat)`, process.execPath, fixture], {
       encoding: 'utf8',
       timeout: 20000,
     });
@@ -104,7 +104,7 @@ describe('every way a child ends gives the right status, runs exit listeners onc
 
   test('output before the end is not lost: TTY', () => {
     // script(1) gives the fixture a pseudo-terminal as stdout.
-    const command = `${process.execPath} --single-threaded ${path.join(FIXTURES, 'fork-exit.js')} many`;
+    const command = `${process.execPath} ${FORK_SAFE_ARGS} ${path.join(FIXTURES, 'fork-exit.js')} many`;
     const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20000 });
     expect(run.status).toBe(0);
     const out = run.stdout.split(/\r?\n/);
@@ -202,7 +202,7 @@ describe('fork-safe mode', () => {
     expect(run.code).toBe(0);
     const [report] = json(run.stdout);
     expect(report).toMatchObject({ pid: run.pid, forkSafe: true, argv: ['ensure'], warnings: [] });
-    expect(report.execArgv).toContain('--single-threaded');
+    for (const flag of FORK_SAFE_FLAGS) expect(report.execArgv).toContain(flag);
     // Everything before ensureForkSafe() runs twice: once before the exec, once after.
     expect(run.stderr.match(/before ensureForkSafe pid=(\d+)/g)).toEqual([
       `before ensureForkSafe pid=${run.pid}`,
@@ -215,7 +215,7 @@ describe('fork-safe mode', () => {
     const script = path.join(dir, 'tool.js');
     fs.writeFileSync(
       script,
-      `#!/usr/bin/env -S ${process.execPath} --single-threaded\n` +
+      `#!/usr/bin/env -S ${process.execPath} ${FORK_SAFE_ARGS}\n` +
         `const { fork, waitpid, isForkSafe } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src'))});\n` +
         `const pid = fork(); if (pid === 0) process.exit(5);\n` +
         `console.log(isForkSafe(), waitpid(pid).exitCode);\n`,
@@ -241,6 +241,6 @@ test('stress: 200 children of a busy 300k-object parent, rotating exit paths, no
     timeoutMs: 120000,
   });
   const [result] = json(run.stdout);
-  expect(result).toMatchObject({ mode: 'fork-safe (--single-threaded)', children: 200, clean: 200, hangs: 0, crashes: 0 });
+  expect(result).toMatchObject({ mode: `fork-safe (${FORK_SAFE_ARGS})`, children: 200, clean: 200, hangs: 0, crashes: 0 });
   expect(run.code).toBe(0);
 }, 130000);

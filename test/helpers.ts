@@ -2,6 +2,11 @@
 // every group it started when the test file ends (test/setup.ts), so no test leaks children.
 import { spawn, SpawnOptions } from 'child_process';
 import * as path from 'path';
+import { FORK_SAFE_FLAGS } from '../src/forksafe';
+
+/** How the README tells users to start node for fork(): `--single-threaded` (and more on Node 18). */
+export const FORK_SAFE_ARGS = FORK_SAFE_FLAGS.join(' ');
+export { FORK_SAFE_FLAGS };
 
 export const ROOT = path.resolve(__dirname, '..');
 /** The compiled package, as fixtures require it. */
@@ -31,7 +36,7 @@ const groups = new Set<number>();
 /** `node [--single-threaded] ...args` in a new process group; resolves when it ends. */
 export function runNode(args: string[], options: RunOptions = {}): Promise<RunResult> {
   const { timeoutMs = 20000, forkSafe = true } = options;
-  const nodeArgs = [...(forkSafe ? ['--single-threaded'] : []), ...args];
+  const nodeArgs = [...(forkSafe ? FORK_SAFE_FLAGS : []), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, nodeArgs, {
       cwd: options.cwd ?? ROOT,

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runFixture, runNode, FIXTURES } from './helpers';
+import { runFixture, runNode, FIXTURES, FORK_SAFE_ARGS } from './helpers';
 
 async function scenario(name: string, ...args: string[]) {
   const run = await runFixture('posix-syscalls.js', [name, ...args]);
@@ -95,7 +95,7 @@ describe('waitpid and wait', () => {
     const run = await runNode(['-e', ''], { forkSafe: false }); // warm-up: node is runnable
     expect(run.code).toBe(0);
     const { spawnSync } = await import('child_process');
-    const shell = spawnSync('sh', ['-c', `ulimit -c 4096 && exec "$0" --single-threaded "$1" core`, process.execPath, fixture], {
+    const shell = spawnSync('sh', ['-c', `ulimit -c 4096 && exec "$0" ${FORK_SAFE_ARGS} "$1" core`, process.execPath, fixture], {
       cwd: dir,
       encoding: 'utf8',
       timeout: 20000,
