@@ -5,7 +5,7 @@ import { fork as cpFork, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Process } from '../src';
+import { Process, _exit, fork, waitpid } from '../src';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -32,17 +32,28 @@ interface Row {
 // The short target: double a number and hand it back.
 const double = (i: number) => i * 2;
 
-async function processSerial(rounds: number): Promise<Row> {
+// Process round trips, each followed by the floor under it (a bare fork(), _exit(0) in the
+// child, a blocking waitpid()), interleaved so that both see the same machine load.
+async function processSerial(rounds: number): Promise<[Row, Row]> {
   const times: number[] = [];
+  const floor: number[] = [];
   for (let i = 0; i < rounds + WARMUP; i++) {
-    const t0 = now();
+    let t0 = now();
     const p = new Process({ target: double, args: [i] });
     p.start();
     await p.join();
     if (p.result !== i * 2) throw new Error(`wrong result ${String(p.result)}`);
     if (i >= WARMUP) times.push(now() - t0);
+    t0 = now();
+    const pid = fork();
+    if (pid === 0) _exit(0);
+    waitpid(pid);
+    if (i >= WARMUP) floor.push(now() - t0);
   }
-  return { name: 'Process: start + join, one at a time', median: median(times), total: sum(times) };
+  return [
+    { name: 'Process: start + join, one at a time', median: median(times), total: sum(times) },
+    { name: '(floor) fork + _exit(0) + waitpid, no Process', median: median(floor), total: sum(floor) },
+  ];
 }
 
 async function processStartAllJoinAll(rounds: number): Promise<Row> {
@@ -54,7 +65,7 @@ async function processStartAllJoinAll(rounds: number): Promise<Row> {
   list.forEach((p, i) => {
     if (p.result !== i * 2) throw new Error('wrong result');
   });
-  return { name: 'Process: start all, then join all', median: total / rounds, total };
+  return { name: 'Process: start all, then join all (total / N)', median: total / rounds, total };
 }
 
 async function childProcessSerial(rounds: number): Promise<Row> {
@@ -100,7 +111,7 @@ function python(rounds: number): Row | null {
 }
 
 async function main() {
-  const ours = await processSerial(ROUNDS);
+  const [ours, floor] = await processSerial(ROUNDS);
   const batch = await processStartAllJoinAll(ROUNDS);
   const cp = await childProcessSerial(ROUNDS);
   const py = python(ROUNDS);
@@ -108,7 +119,7 @@ async function main() {
   console.log(`bench:process — ${ROUNDS} short targets (i -> i * 2), ${os.cpus().length} CPUs, ` +
     `Node ${process.version}${py ? `, ${version.stdout.trim()}` : ', python3 not found'}`);
   console.log('');
-  const rows = [ours, batch, cp, ...(py ? [py] : [])];
+  const rows = [ours, batch, cp, ...(py ? [py] : []), floor];
   const width = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'what'.padEnd(width)}  median ms   total ms`);
   for (const row of rows) {
@@ -117,6 +128,7 @@ async function main() {
   console.log('');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
   console.log(`child_process.fork / Process (median): ${ratio(cp.median, ours.median)}  (goal ≥ 30×)`);
+  console.log(`Process / bare fork round trip (median): ${ratio(ours.median, floor.median)}  (what Process adds)`);
   if (py) {
     console.log(`Python / Process (median):             ${ratio(py.median, ours.median)}  (goal > 1×)`);
     console.log(`Python / Process (total):              ${ratio(py.total, ours.total)}`);

@@ -60,6 +60,16 @@ export function becomeChild(spawnedChildren: boolean): void {
   }
 }
 
+/**
+ * In a fork child: removes the 'exit' listeners inherited from the parent (its clean-up, as
+ * Python's child skips the parent's atexit handlers), keeping the library's exit routing.
+ */
+export function dropInheritedExitListeners(): void {
+  for (const listener of process.listeners('exit')) {
+    if (listener !== finishFatalExit) process.removeListener('exit', listener as () => void);
+  }
+}
+
 // The parent's child_process children are not this process's children: they never report to
 // it, and their handles would keep its loop alive forever.
 function releaseInheritedChildProcesses(): void {

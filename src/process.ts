@@ -10,6 +10,7 @@ import { closeSync, readSync, writeSync } from 'fs';
 import * as net from 'net';
 import { inspect } from 'util';
 import * as v8 from 'v8';
+import { dropInheritedExitListeners } from './child';
 import { claimStatus, onChildReaped, onChildrenForgotten } from './children';
 import { fork } from './fork';
 import { WNOHANG, _exit, pipe, waitpid } from './posix';
@@ -605,7 +606,8 @@ const OPTION_KEYS = new Set(['target', 'args', 'name', 'daemon']);
  * `start()` forks; the child runs `run()` (by default `target(...args)`) and ends as soon as it
  * returns or its returned Promise settles: exit code 0, or 1 after printing an uncaught error,
  * or `n` from `process.exit(n)`. The parent's own timers and servers do not keep it alive.
- * Linux and macOS; start the parent with `node --single-threaded` (see fork()).
+ * Linux and macOS (results travel in PIPE_BUF chunks: 4096 bytes on Linux, 512 on macOS);
+ * start the parent with `node --single-threaded` (see fork()). Not in worker threads.
  */
 export class Process<T = unknown> {
   constructor(options?: ProcessOptions<T>) {
@@ -942,7 +944,7 @@ function runChild(state: ProcessState, writeFd: number): never {
   counter = 0;
   // The parent's 'exit' listeners are its cleanup (a pidfile, a temp dir), not the child's:
   // as Python's child ends with os._exit(), they do not run here. The child's own ones do.
-  process.removeAllListeners('exit');
+  dropInheritedExitListeners();
   exitHookInstalled = false;
   if (resultFd !== null) closeQuietly(resultFd); // our parent's pipe, inherited from a Process child
   resultFd = writeFd;
