@@ -17,8 +17,6 @@ const proc = process as unknown as NodeJS.Process & ExitingProcess;
 
 let prepared = false;
 let backgroundWorkStopped = false;
-/** Set by the uncaught-exception monitor in a child when the exception will be fatal. */
-let fatal: { error: unknown } | null = null;
 
 /**
  * Runs in the parent before its first fork(). Everything a child needs is installed here,
@@ -42,8 +40,7 @@ export function prepareChildRuntime(): void {
     if (native.inForkChild()) exitNow(code);
     return reallyExit.call(this, code);
   };
-  process.on('uncaughtExceptionMonitor', noteFatalException);
-  process.on('exit', finishFatalExit);
+  process.on('uncaughtExceptionMonitor', endOnFatalException);
   native.prepareDrainWatch(onLoopDrained);
 }
 
@@ -57,16 +54,6 @@ export function becomeChild(spawnedChildren: boolean): void {
   if (!isForkSafe() && !backgroundWorkStopped) {
     backgroundWorkStopped = true;
     stopBackgroundWork();
-  }
-}
-
-/**
- * In a fork child: removes the 'exit' listeners inherited from the parent (its clean-up, as
- * Python's child skips the parent's atexit handlers), keeping the library's exit routing.
- */
-export function dropInheritedExitListeners(): void {
-  for (const listener of process.listeners('exit')) {
-    if (listener !== finishFatalExit) process.removeListener('exit', listener as () => void);
   }
 }
 
@@ -124,39 +111,35 @@ function currentExitCode(fallback: number): number {
 function raiseUncaught(error: unknown): void {
   const emit = process.emit.bind(process) as (event: string, ...args: unknown[]) => boolean;
   emit('uncaughtExceptionMonitor', error, 'uncaughtException');
-  if (emit('uncaughtException', error, 'uncaughtException')) return;
-  if (!proc._exiting) {
-    proc._exiting = true;
-    process.exitCode = 1;
-    process.emit('exit', 1); // finishFatalExit ends the process from there
-  }
-  printFatal(error);
-  exitNow(currentExitCode(1));
+  emit('uncaughtException', error, 'uncaughtException'); // the monitor ended us if fatal
 }
 
-// Node calls the monitor first for every uncaught exception and unhandled rejection. With no
-// 'uncaughtException' listener the exception is fatal: Node then emits 'exit' and its native
-// code prints the error and exits, a path that hangs in a fork child.
-function noteFatalException(error: unknown): void {
+// Node calls the monitors first for every uncaught exception and unhandled rejection. With no
+// 'uncaughtException' listener the exception is fatal, and after the 'exit' event Node's native
+// code prints it and exits, a path that hangs or crashes in a fork child. So in a child this
+// monitor finishes the job as Node would: the later monitors, 'exit' with code 1, the report.
+function endOnFatalException(error: unknown, origin: string): void {
   if (!native.inForkChild()) return;
   if (process.listenerCount('uncaughtException') > 0) return;
   if (process.hasUncaughtExceptionCaptureCallback()) return;
-  fatal = { error };
-}
-
-// In a dying child: run the 'exit' listeners after this one, print the error as Node would,
-// and end with _exit before Node's native code takes over.
-function finishFatalExit(this: unknown, code: number): void {
-  if (fatal === null || !native.inForkChild()) return;
-  const listeners = process.listeners('exit');
-  for (const listener of listeners.slice(listeners.indexOf(finishFatalExit) + 1)) {
+  const monitors = process.listeners('uncaughtExceptionMonitor');
+  for (const monitor of monitors.slice(monitors.indexOf(endOnFatalException) + 1)) {
     try {
-      (listener as (code: number) => void).call(process, code);
+      (monitor as (error: unknown, origin: string) => void).call(process, error, origin);
     } catch {
       // As in Node: nothing more can be done once the process is dying.
     }
   }
-  printFatal(fatal.error);
+  if (!proc._exiting) {
+    proc._exiting = true;
+    process.exitCode = 1;
+    try {
+      process.emit('exit', 1);
+    } catch {
+      // Likewise.
+    }
+  }
+  printFatal(error);
   exitNow(currentExitCode(1));
 }
 

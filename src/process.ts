@@ -10,7 +10,6 @@ import { closeSync, readSync, writeSync } from 'fs';
 import * as net from 'net';
 import { inspect } from 'util';
 import * as v8 from 'v8';
-import { dropInheritedExitListeners } from './child';
 import { claimStatus, onChildReaped, onChildrenForgotten } from './children';
 import { fork } from './fork';
 import { WNOHANG, _exit, pipe, waitpid } from './posix';
@@ -536,7 +535,7 @@ let exitHookInstalled = false;
 let signalHandlersInstalled = false;
 let sigchldWatched = false;
 /** In a fork child: the parent's loop-bound leftovers, until the child's loop runs again. */
-let inheritedLoopWork = { states: [] as ProcessState[], pipes: [] as ResultPipe[], sigchld: false };
+let inheritedLoopWork = { states: [] as ProcessState[], pipes: [] as ResultPipe[] };
 let current: ProcessState;
 
 onChildReaped((status) => byPid.get(status.pid)?.settle(status));
@@ -558,20 +557,21 @@ function onSigchld(): void {
 
 // Runs in every fork child (a Process child or a plain fork()), inside fork(): the parent's
 // children, result pipe, timers and signal handlers are not this process's. What lives in the
-// event loop (the parent's pipe reader, which would read its records, join timers, the SIGCHLD
-// watch) must go before the loop runs again; a Process child with a synchronous run() never
+// event loop (the parent's pipe reader, which would read its records, join timers) must go
+// before the loop runs again; a Process child with a synchronous run() never
 // returns to the loop, so it skips that work (each first-time code path costs a child page faults).
 function forgetParentState(): void {
   // (A grandchild of a synchronous run() also inherits what its parent had not released yet.)
   const pipe = resultPipe;
   inheritedLoopWork.states.push(...children);
   if (pipe !== null) inheritedLoopWork.pipes.push(pipe);
-  inheritedLoopWork.sigchld ||= sigchldWatched;
   children.clear();
   byPid.clear();
   waiting.clear();
   resultPipe = null;
-  sigchldWatched = false;
+  // The SIGCHLD listener stays: it only polls `waiting`, now empty, and its watcher is unref'd.
+  // Closing a signal watcher inherited across fork can spin the child's loop forever (libuv
+  // waits for signals the parent had caught but not dispatched; they are not in the child).
   removeSignalHandlers(); // now: terminate() must find the default SIGTERM action
   if (starting) return; // a Process child keeps the pipe's write end to send its record
   releaseInheritedLoopWork();
@@ -579,11 +579,10 @@ function forgetParentState(): void {
 }
 
 function releaseInheritedLoopWork(): void {
-  const { states, pipes, sigchld } = inheritedLoopWork;
-  inheritedLoopWork = { states: [], pipes: [], sigchld: false };
+  const { states, pipes } = inheritedLoopWork;
+  inheritedLoopWork = { states: [], pipes: [] };
   for (const state of states) state.abandon();
   for (const pipe of pipes) pipe.destroy();
-  if (sigchld) process.removeListener('SIGCHLD', onSigchld);
 }
 
 const MAIN_PROCESS = Symbol('MainProcess');
@@ -944,7 +943,7 @@ function runChild(state: ProcessState, writeFd: number): never {
   counter = 0;
   // The parent's 'exit' listeners are its cleanup (a pidfile, a temp dir), not the child's:
   // as Python's child ends with os._exit(), they do not run here. The child's own ones do.
-  dropInheritedExitListeners();
+  process.removeAllListeners('exit');
   exitHookInstalled = false;
   if (resultFd !== null) closeQuietly(resultFd); // our parent's pipe, inherited from a Process child
   resultFd = writeFd;

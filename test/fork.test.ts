@@ -64,6 +64,12 @@ describe('every way a child ends gives the right status, runs exit listeners onc
     if (mode === 'reject') expect(run.stderr).toContain('Error: rejected in the child');
   });
 
+  test('an uncaught exception still ends the child with 1 after it removed every exit listener', async () => {
+    const run = await runFixture('fork-exit.js', ['throwWithoutExitListeners']);
+    expect(lines(run.stdout)).toContain('parent status exitCode=1 signal=null');
+    expect(run.stderr).toMatch(/Error: boom without listeners\n\s+at /);
+  });
+
   test('death by signal', async () => {
     const run = await runFixture('fork-exit.js', ['signal']);
     const out = lines(run.stdout);
