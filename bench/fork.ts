@@ -142,6 +142,9 @@ async function memoryOfIdleChildren(count: number) {
 }
 
 async function main() {
+  // Memory first, from a freshly started parent, as the child_process.fork children are fresh.
+  const memory = await memoryOfIdleChildren(50);
+  if (memory === null) return; // an idle child: never reached, it is killed
   const rows: Array<[string, number | null]> = [];
   rows.push(['posix-fork: fork + _exit(0) + waitpid', posixForkRoundTrip(ROUNDS, 'exit')]);
   rows.push(['posix-fork: fork + process.exit(0) + waitpid', posixForkRoundTrip(ROUNDS, 'process.exit')]);
@@ -159,8 +162,6 @@ async function main() {
   }
   const stats = native.memoryScanStats();
   console.log(`  heap-area cache: ${stats.fullScans} full smaps scans, ${stats.cacheHits} cache hits, ${stats.unknownAreas} new areas`);
-  const memory = await memoryOfIdleChildren(50);
-  if (memory === null) return; // an idle child: never reached, it is killed
   console.log('memory of 50 idle children (sum of PSS from /proc/<pid>/smaps_rollup)');
   console.log(`  posix-fork fork():        ${(memory.forkedPss / 1024).toFixed(1).padStart(8)} MB`);
   console.log(`  child_process.fork():     ${(memory.cpPss / 1024).toFixed(1).padStart(8)} MB`);

@@ -561,6 +561,12 @@ function onSigchld(): void {
 // before the loop runs again; a Process child with a synchronous run() never
 // returns to the loop, so it skips that work (each first-time code path costs a child page faults).
 function forgetParentState(): void {
+  // Runs in every fork child: with nothing inherited, touch nothing (each first-time code path
+  // costs the child page faults).
+  if (children.size === 0 && resultPipe === null && !signalHandlersInstalled &&
+      inheritedLoopWork.states.length === 0 && inheritedLoopWork.pipes.length === 0) {
+    return;
+  }
   // (A grandchild of a synchronous run() also inherits what its parent had not released yet.)
   const pipe = resultPipe;
   inheritedLoopWork.states.push(...children);
