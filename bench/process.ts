@@ -87,7 +87,7 @@ async function childProcessSerial(rounds: number): Promise<Row> {
   return { name: 'child_process.fork(script) + message + exit', median: median(times), total: sum(times) };
 }
 
-function python(rounds: number): Row | null {
+function python(rounds: number): [Row, Row] | null {
   const program = [
     'import json, multiprocessing as mp, time',
     'def double(i):',
@@ -102,12 +102,20 @@ function python(rounds: number): Row | null {
     '        p.join()',
     '        assert p.exitcode == 0',
     `        if i >= ${WARMUP}: times.append((time.perf_counter() - t) * 1000)`,
-    '    print(json.dumps(times))',
+    '    t = time.perf_counter()',
+    `    ps = [ctx.Process(target=double, args=(i,)) for i in range(${rounds})]`,
+    '    [p.start() for p in ps]',
+    '    [p.join() for p in ps]',
+    '    batch = (time.perf_counter() - t) * 1000',
+    '    print(json.dumps({"times": times, "batch": batch}))',
   ].join('\n');
   const run = spawnSync('python3', ['-c', program], { encoding: 'utf8' });
   if (run.status !== 0 || run.error) return null;
-  const times = JSON.parse(run.stdout) as number[];
-  return { name: 'Python multiprocessing.Process (fork): start + join', median: median(times), total: sum(times) };
+  const { times, batch } = JSON.parse(run.stdout) as { times: number[]; batch: number };
+  return [
+    { name: 'Python multiprocessing.Process (fork): start + join', median: median(times), total: sum(times) },
+    { name: 'Python: start all, then join all (total / N)', median: batch / rounds, total: batch },
+  ];
 }
 
 async function main() {
@@ -119,7 +127,7 @@ async function main() {
   console.log(`bench:process — ${ROUNDS} short targets (i -> i * 2), ${os.cpus().length} CPUs, ` +
     `Node ${process.version}${py ? `, ${version.stdout.trim()}` : ', python3 not found'}`);
   console.log('');
-  const rows = [ours, batch, cp, ...(py ? [py] : []), floor];
+  const rows = [ours, batch, cp, ...(py ?? []), floor];
   const width = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'what'.padEnd(width)}  median ms   total ms`);
   for (const row of rows) {
@@ -130,8 +138,8 @@ async function main() {
   console.log(`child_process.fork / Process (median): ${ratio(cp.median, ours.median)}  (goal ≥ 30×)`);
   console.log(`Process / bare fork round trip (median): ${ratio(ours.median, floor.median)}  (what Process adds)`);
   if (py) {
-    console.log(`Python / Process (median):             ${ratio(py.median, ours.median)}  (goal > 1×)`);
-    console.log(`Python / Process (total):              ${ratio(py.total, ours.total)}`);
+    console.log(`Python / Process, one at a time (median): ${ratio(py[0].median, ours.median)}  (goal > 1×)`);
+    console.log(`Python / Process, start all then join all: ${ratio(py[1].total, batch.total)}`);
   }
   fs.rmSync(work, { recursive: true, force: true });
 }

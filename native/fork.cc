@@ -38,6 +38,15 @@ static void MakeStdioPipesBlocking() {
   }
 }
 
+// A signal the parent had caught but not yet dispatched when it forked sat in the signal pipe
+// that uv_loop_fork() replaces: the child never receives it, and a signal handle counting it
+// as pending can never finish closing (its loop spins). Those signals were the parent's.
+static void ForgetPendingSignals(uv_handle_t* handle, void*) {
+  if (handle->type != UV_SIGNAL) return;
+  uv_signal_t* signal = reinterpret_cast<uv_signal_t*>(handle);
+  signal->dispatched_signals = signal->caught_signals;
+}
+
 // fork() -> 0 in the child, the child's pid in the parent.
 static Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -65,6 +74,7 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     // The rest of the child's set-up was prepared by the parent (prepareDrainWatch): doing it
     // here, natively, spares the child most first-time JS work and its page faults.
     g_in_fork_child = true;
+    uv_walk(loop, ForgetPendingSignals, nullptr);
     StartDrainWatchIn(loop);
     MakeStdioPipesBlocking();
     return Napi::Number::New(env, 0);

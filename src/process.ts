@@ -108,8 +108,15 @@ function closeQuietly(fd: number): void {
 // One pipe and one reader for all children: a net.Socket per child cost the parent more than
 // the fork itself.
 
-const KIND_RESULT = 1;
-const KIND_ERROR = 2;
+const KIND_RESULT = 1; // v8.serialize(result)
+const KIND_ERROR = 2; // v8.serialize(ErrorRecord)
+// Common small results, written without v8.serialize (whose first use costs a child ~0.3 ms).
+const KIND_UNDEFINED = 3;
+const KIND_NULL = 4;
+const KIND_TRUE = 5;
+const KIND_FALSE = 6;
+const KIND_NUMBER = 7; // float64 LE
+const KIND_STRING = 8; // UTF-8
 const LAST_CHUNK = 0x80;
 const CHUNK_HEADER = 7;
 /** PIPE_BUF: 4096 on Linux, 512 on macOS (the POSIX minimum). */
@@ -156,11 +163,56 @@ function rebuildError(record: ErrorRecord): Error {
   return error;
 }
 
+// A one-chunk record of a small value is built in this buffer, allocated (and its page touched)
+// here in the parent: the child writes into it without allocating.
+const smallRecord = Buffer.alloc(PIPE_BUF);
+
+/** Builds the one-chunk record of a small result in `smallRecord`; its length, or -1. */
+function encodeSmall(value: unknown, pid: number): number {
+  let kind: number;
+  let length = 0;
+  if (value === undefined) kind = KIND_UNDEFINED;
+  else if (value === null) kind = KIND_NULL;
+  else if (value === true) kind = KIND_TRUE;
+  else if (value === false) kind = KIND_FALSE;
+  else if (typeof value === 'number') {
+    kind = KIND_NUMBER;
+    length = smallRecord.writeDoubleLE(value, CHUNK_HEADER) - CHUNK_HEADER;
+  } else if (typeof value === 'string' && value.length * 3 <= CHUNK_DATA) {
+    kind = KIND_STRING;
+    length = smallRecord.write(value, CHUNK_HEADER, 'utf8');
+  } else {
+    return -1;
+  }
+  smallRecord.writeUInt32LE(pid, 0);
+  smallRecord[4] = kind | LAST_CHUNK;
+  smallRecord.writeUInt16LE(length, 5);
+  return CHUNK_HEADER + length;
+}
+
+function decodeSmall(kind: number, payload: Buffer): unknown {
+  switch (kind) {
+    case KIND_NULL: return null;
+    case KIND_TRUE: return true;
+    case KIND_FALSE: return false;
+    case KIND_NUMBER: return payload.readDoubleLE(0);
+    case KIND_STRING: return payload.toString('utf8');
+    default: return undefined;
+  }
+}
+
+/** Child side: the result, as a small record or v8.serialize'd. Throws DataCloneError. */
+function sendResult(fd: number, value: unknown): void {
+  const length = encodeSmall(value, process.pid);
+  if (length < 0) sendRecord(fd, KIND_RESULT, v8.serialize(value));
+  else writeFully(fd, smallRecord, length);
+}
+
 /** Child side: the whole record, chunk by chunk, each chunk one atomic write(). */
 function sendRecord(fd: number, kind: number, payload: Buffer): void {
   const out = chunked(kind, payload);
   for (let at = 0; at < out.length; at += PIPE_BUF) {
-    if (!writeFully(fd, out.subarray(at, Math.min(at + PIPE_BUF, out.length)))) return;
+    if (!writeFully(fd, out.subarray(at, Math.min(at + PIPE_BUF, out.length)), -1)) return;
   }
 }
 
@@ -183,12 +235,15 @@ function chunked(kind: number, payload: Buffer): Buffer {
 // Compiled here, in the parent, instead of in every child: code a child runs for the first
 // time costs it copy-on-write page faults (V8 compiles lazily, on first call).
 chunked(KIND_RESULT, v8.serialize(undefined));
+for (const value of [undefined, null, true, 0.5, 'x']) encodeSmall(value, 0);
 
-function writeFully(fd: number, data: Buffer): boolean {
+/** Writes `data` (its first `length` bytes, or all with -1); false when the reader is gone. */
+function writeFully(fd: number, data: Buffer, length: number): boolean {
+  const end = length < 0 ? data.length : length;
   let offset = 0;
-  while (offset < data.length) {
+  while (offset < end) {
     try {
-      offset += writeSync(fd, data, offset, data.length - offset);
+      offset += writeSync(fd, data, offset, end - offset);
     } catch (error) {
       if (errnoCode(error) === 'EAGAIN') {
         sleepMs(1);
@@ -231,6 +286,7 @@ class ResultPipe {
     // Paused mode: data stays in the stream until read(), so synchronous reads keep the order.
     this.socket.on('readable', () => this.pull());
     this.socket.on('error', () => undefined); // cannot happen while we hold the write end
+    writeSync(this.writeFd, smallRecord, 0, 0); // compiles the child's write path here, once
   }
 
   private pull(): void {
@@ -406,11 +462,13 @@ class ProcessState {
     }
   }
 
-  /** Its record arrived: it is about to exit (SIGCHLD will tell), or already has. */
+  /**
+   * Its record arrived: it is about to exit, and SIGCHLD will tell (a SIGCHLD handled before
+   * the record was read has reaped it already, and finish() drained the pipe into here).
+   */
   receive(record: ResultRecord): void {
-    if (this.finished || this.record !== null) return; // (finish() drains the pipe into here)
+    if (this.finished || this.record !== null) return;
     this.record = record;
-    if (!this.done && this.joiners.size > 0) this.poll();
   }
 
   /** The child's final status arrived (our waitpid, or anyone's through children.ts). */
@@ -450,9 +508,9 @@ class ProcessState {
 
   private decode(record: ResultRecord): void {
     try {
-      const value: unknown = v8.deserialize(record.payload);
-      if (record.kind === KIND_RESULT) this.result = value;
-      else if (record.kind === KIND_ERROR) this.error = rebuildError(value as ErrorRecord);
+      if (record.kind === KIND_RESULT) this.result = v8.deserialize(record.payload);
+      else if (record.kind === KIND_ERROR) this.error = rebuildError(v8.deserialize(record.payload) as ErrorRecord);
+      else this.result = decodeSmall(record.kind, record.payload);
     } catch (error) {
       this.error = error instanceof Error ? error : new Error(String(error));
     }
@@ -848,6 +906,7 @@ function signalChild(state: ProcessState, signal: NodeJS.Signals, what: string):
 
 const mainProcess = new Process(MAIN_PROCESS as unknown as ProcessOptions);
 current = stateOf(mainProcess);
+mainProcess.run(); // no target: nothing runs; compiled here rather than in every child
 function mainState(): ProcessState {
   return stateOf(mainProcess);
 }
@@ -993,24 +1052,20 @@ function leaveParentCode(state: ProcessState): never {
 
 function endChild(state: ProcessState, value: unknown, failed: boolean): never {
   let code = 0;
-  let kind = KIND_RESULT;
-  let payload: Buffer;
+  const fd = resultFd as number; // set in every Process child
   if (failed) {
     code = 1;
-    kind = KIND_ERROR;
     reportChildError(state, value);
-    payload = v8.serialize(errorRecord(value));
+    sendRecord(fd, KIND_ERROR, v8.serialize(errorRecord(value)));
   } else {
     try {
-      payload = v8.serialize(value);
+      sendResult(fd, value);
     } catch (error) {
-      code = 1;
-      kind = KIND_ERROR;
+      code = 1; // v8.serialize cannot copy it (a function, a symbol…): the child failed to answer
       reportChildError(state, error);
-      payload = v8.serialize(errorRecord(error));
+      sendRecord(fd, KIND_ERROR, v8.serialize(errorRecord(error)));
     }
   }
-  if (resultFd !== null) sendRecord(resultFd, kind, payload);
   try {
     process.exit(code); // 'exit' listeners run (joining this child's own children), then _exit
   } catch (error) {

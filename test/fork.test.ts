@@ -163,6 +163,11 @@ describe('work in flight in the parent at fork time', () => {
     expect(parent.reply).toBe(`served by ${run.pid}`);
   });
 
+  test('a signal pending in the parent at fork time is the parent\'s; the child can still end', async () => {
+    const run = await runFixture('fork-pending.js', ['signal']);
+    expect(json(run.stdout)).toEqual([{ childEnded: true, status: 0, parentGot: 1 }]);
+  });
+
   test("the parent's child_process children do not keep the fork child alive", async () => {
     const run = await runFixture('fork-pending.js', ['spawned'], { timeoutMs: 10000 });
     const out = json(run.stdout);

@@ -133,6 +133,7 @@ describe('results through the pipe', () => {
     expect(r.buffer.type).toBe('Buffer');
     expect(r.bigint.type).toBe('BigInt');
     expect(r.nothing.type).toBe('undefined');
+    expect(r.smalls).toEqual(Array(12).fill(true));
     expect(r.async).toEqual({ code: 0, result: { x: 42 } });
     expect(r.bigSync).toEqual({ code: 0, length: 2 * 1024 * 1024 });
     expect(r.unserializable).toEqual({ code: 1, error: { name: 'Error', message: '() => 1 could not be cloned.' } });
