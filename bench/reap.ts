@@ -29,14 +29,9 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-async function nodeRun(children: number, scope: 'own' | 'all'): Promise<RunResult> {
-  const reaper = new Reaper({ scope }).start();
-  const codes = new Map<number, number | null>();
-  let lastEventNs = 0n;
-  reaper.on('exit', (status) => {
-    codes.set(status.pid, status.exitCode);
-    lastEventNs = process.hrtime.bigint();
-  });
+// Forks `children` children that wait on a pipe (the gate) and, once it closes, write their
+// exit time to another pipe and exit with codeOf(i): all exits within a short burst.
+function forkGatedChildren(children: number) {
   const [gateRead, gateWrite] = pipe();
   const [timesRead, timesWrite] = pipe();
   const expected = new Map<number, number>();
@@ -56,6 +51,18 @@ async function nodeRun(children: number, scope: 'own' | 'all'): Promise<RunResul
   }
   closeSync(gateRead);
   closeSync(timesWrite);
+  return { expected, gateWrite, timesRead };
+}
+
+async function nodeRun(children: number, scope: 'own' | 'all'): Promise<RunResult> {
+  const reaper = new Reaper({ scope }).start();
+  const codes = new Map<number, number | null>();
+  let lastEventNs = 0n;
+  reaper.on('exit', (status) => {
+    codes.set(status.pid, status.exitCode);
+    lastEventNs = process.hrtime.bigint();
+  });
+  const { expected, gateWrite, timesRead } = forkGatedChildren(children);
   await sleep(200); // let the fork burst settle before the clock matters
   closeSync(gateWrite);
   const deadline = Date.now() + 60000;
@@ -79,25 +86,7 @@ async function nodeRun(children: number, scope: 'own' | 'all'): Promise<RunResul
 // moment the kernel has it. What remains is the children's own exit (a Node child tears down a
 // large address space). A Reaper row close to this row means the reaper adds little.
 function nodeBlockingFloor(children: number): RunResult {
-  const [gateRead, gateWrite] = pipe();
-  const [timesRead, timesWrite] = pipe();
-  const expected = new Map<number, number>();
-  for (let i = 0; i < children; i++) {
-    const pid = fork();
-    if (pid === 0) {
-      closeSync(gateWrite);
-      closeSync(timesRead);
-      try {
-        readSync(gateRead, Buffer.alloc(1), 0, 1, null);
-      } finally {
-        writeSync(timesWrite, `${process.hrtime.bigint()}\n`);
-        _exit(codeOf(i));
-      }
-    }
-    expected.set(pid, codeOf(i));
-  }
-  closeSync(gateRead);
-  closeSync(timesWrite);
+  const { expected, gateWrite, timesRead } = forkGatedChildren(children);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   closeSync(gateWrite);
   let lastNs = 0n;
