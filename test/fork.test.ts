@@ -99,11 +99,17 @@ describe('every way a child ends gives the right status, runs exit listeners onc
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-out-'));
     const file = path.join(dir, 'out');
     const fd = fs.openSync(file, 'w');
-    const run = await runFixture('fork-exit.js', ['many'], { stdio: ['ignore', fd, 'pipe'] });
-    fs.closeSync(fd);
-    expect(run.code).toBe(0);
-    const out = lines(fs.readFileSync(file, 'utf8'));
-    fs.rmSync(dir, { recursive: true });
+    let out: string[];
+    let code: number | null;
+    try {
+      const run = await runFixture('fork-exit.js', ['many'], { stdio: ['ignore', fd, 'pipe'] });
+      code = run.code;
+      out = lines(fs.readFileSync(file, 'utf8'));
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(code).toBe(0);
     expect(out.filter((l) => l.startsWith('line '))).toEqual(many);
     expect(out).toContain('parent status exitCode=0 signal=null');
   });

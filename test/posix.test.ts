@@ -47,11 +47,14 @@ test('umask returns the previous mask and applies to new files and directories',
 
 describe('file descriptors', () => {
   test('dup2 onto fd 1 in a child redirects its output into a file', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-dup2-')), 'out');
-    const [r] = await scenario('dup2', file);
-    expect(r.exitCode).toBe(0);
-    expect(r.content).toBe('written by the child through fd 1\n');
-    fs.rmSync(path.dirname(file), { recursive: true });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-dup2-'));
+    try {
+      const [r] = await scenario('dup2', path.join(dir, 'out'));
+      expect(r.exitCode).toBe(0);
+      expect(r.content).toBe('written by the child through fd 1\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('pipe and dup give close-on-exec fds, dup2 an inheritable one; closed fd is EBADF', async () => {
