@@ -5,15 +5,7 @@
 //   node --single-threaded dist/examples/orphan.js
 // The shell prompt comes back when the parent exits; the orphan prints a moment later.
 import { fork, getpid, getppid, processInfo } from '../src';
-
-function psLine(pid: number): string {
-  const info = processInfo(pid);
-  if (info === null) return `-           ${String(pid).padStart(6)} (no such process)`;
-  const stat = info.state + (info.pid === info.sid ? 's' : '');
-  const cmd = info.state === 'Z' ? `[${info.command}] <defunct>` : info.command;
-  const ids = `${String(info.ppid).padStart(6)} ${String(info.pid).padStart(6)}`;
-  return `${stat.padEnd(4)} ${ids} ${cmd}`;
-}
+import { psLine } from './ps-line';
 
 const parent = getpid();
 const pid = fork();

@@ -5,18 +5,11 @@
 // (new Reaper({ pollMs: 500 }) runs the same loop in the background.)
 //
 //   node --single-threaded dist/examples/reap-poll.js [--quick]   (seed: child sleeps 3 s)
-import { fork, getpid, processInfo, reapChildren } from '../src';
+import { fork, getpid, reapChildren } from '../src';
+import { psLine } from './ps-line';
 
+const REAPED = 'no such process: reaped';
 const scale = process.argv.includes('--quick') ? 0.1 : 1;
-
-function psLine(pid: number): string {
-  const info = processInfo(pid);
-  if (info === null) return `-           ${String(pid).padStart(6)} (no such process: reaped)`;
-  const stat = info.state + (info.pid === info.sid ? 's' : '');
-  const cmd = info.state === 'Z' ? `[${info.command}] <defunct>` : info.command;
-  const ids = `${String(info.ppid).padStart(6)} ${String(info.pid).padStart(6)}`;
-  return `${stat.padEnd(4)} ${ids} ${cmd}`;
-}
 
 console.log(`Before the fork, parent pid is ${getpid()}`);
 const pid = fork();
@@ -29,7 +22,7 @@ if (pid === 0) {
 } else {
   console.log(`Hello from the parent, the child pid is ${pid}`);
   const loop = setInterval(() => {
-    const state = psLine(pid); // what ps shows just before this poll
+    const state = psLine(pid, REAPED); // what ps shows just before this poll
     const reaped = reapChildren();
     console.log(`one loop...   ${state}`);
     for (const status of reaped) {
@@ -37,7 +30,7 @@ if (pid === 0) {
     }
     if (reaped.some((status) => status.pid === pid)) {
       clearInterval(loop);
-      console.log(psLine(pid));
+      console.log(psLine(pid, REAPED));
       console.log('Parent run end...');
     }
   }, 500 * scale);

@@ -5,25 +5,18 @@
 // ends, so `ps` never shows it as a zombie.
 //
 //   node --single-threaded dist/examples/reap-signal.js [--quick]   (seed: 3 s and 10 s)
-import { Reaper, fork, getpid, processInfo } from '../src';
+import { Reaper, fork, getpid } from '../src';
+import { psLine } from './ps-line';
 
+const REAPED = 'no such process: reaped';
 const scale = process.argv.includes('--quick') ? 0.1 : 1;
-
-function psLine(pid: number): string {
-  const info = processInfo(pid);
-  if (info === null) return `-           ${String(pid).padStart(6)} (no such process: reaped)`;
-  const stat = info.state + (info.pid === info.sid ? 's' : '');
-  const cmd = info.state === 'Z' ? `[${info.command}] <defunct>` : info.command;
-  const ids = `${String(info.ppid).padStart(6)} ${String(info.pid).padStart(6)}`;
-  return `${stat.padEnd(4)} ${ids} ${cmd}`;
-}
 
 const reaper = new Reaper().start();
 reaper.on('exit', (status) => {
   console.log(`reaped child process ${status.pid}, status is ${status.status}`);
   console.log(`child process ${status.pid} exit with exitcode ${status.exitCode}`);
   console.log('STAT   PPID    PID CMD');
-  console.log(psLine(status.pid));
+  console.log(psLine(status.pid, REAPED));
 });
 
 console.log(`Before the fork, parent pid is ${getpid()}`);
@@ -39,7 +32,7 @@ if (pid === 0) {
   console.log(`Parent sleeping ${+(10 * scale).toFixed(1)} seconds...`);
   setTimeout(() => {
     console.log('STAT   PPID    PID CMD');
-    console.log(psLine(pid));
+    console.log(psLine(pid, REAPED));
   }, 1000 * scale);
   setTimeout(() => {
     console.log('Parent sleep done.');

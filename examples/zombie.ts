@@ -3,19 +3,10 @@
 // Z as "<defunct>" until the parent reaps it (here: after a few seconds, with waitpid()).
 //
 //   node --single-threaded dist/examples/zombie.js [--quick]   (seed: the parent sleeps 50 s)
-import { fork, getpid, getppid, processInfo, waitpid } from '../src';
+import { fork, getpid, getppid, waitpid } from '../src';
+import { psLine } from './ps-line';
 
 const scale = process.argv.includes('--quick') ? 0.1 : 1;
-
-// One `ps -o stat,ppid,pid,cmd` line (STAT: state, plus 's' for a session leader).
-function psLine(pid: number): string {
-  const info = processInfo(pid);
-  if (info === null) return `-           ${String(pid).padStart(6)} (no such process)`;
-  const stat = info.state + (info.pid === info.sid ? 's' : '');
-  const cmd = info.state === 'Z' ? `[${info.command}] <defunct>` : info.command;
-  const ids = `${String(info.ppid).padStart(6)} ${String(info.pid).padStart(6)}`;
-  return `${stat.padEnd(4)} ${ids} ${cmd}`;
-}
 
 const pid = fork();
 if (pid === 0) {
