@@ -58,21 +58,10 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return result;
 }
 
-static Napi::Value Close(const Napi::CallbackInfo& info) {
-  int64_t fd;
-  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
-  // close() is not retried on EINTR: the descriptor is released either way on Linux and macOS.
-  if (close(static_cast<int>(fd)) < 0 && errno != EINTR) {
-    return ThrowErrno(info.Env(), errno, "close");
-  }
-  return info.Env().Undefined();
-}
-
 void InitFds(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
-  exports.Set("close", Napi::Function::New(env, Close, "close"));
 }
 
 }  // namespace posixfork

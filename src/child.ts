@@ -1,6 +1,6 @@
-// What a fork child does right after fork(): take its own pid, and route every way of
-// ending through _exit(), because Node's own teardown (thread joins, task draining) waits
-// forever in a child that does not have the parent's threads.
+// The fork child's runtime: its own pid, and every way of ending routed through _exit(),
+// because Node's own teardown (thread joins, task draining) waits forever in a child that does
+// not have the parent's threads. Installed in the parent once; it acts only in a child.
 import { ChildProcess } from 'child_process';
 import { writeSync } from 'fs';
 import { inspect } from 'util';

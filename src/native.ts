@@ -31,7 +31,6 @@ export interface NativeBinding {
   dup(fd: number): number;
   dup2(oldfd: number, newfd: number): number;
   pipe(): [number, number];
-  close(fd: number): void;
 
   execve(file: string, argv: string[], env: string[]): never;
 
