@@ -18,7 +18,10 @@
       "cflags": ["-fvisibility=hidden"],
       "cflags_cc": ["-fvisibility=hidden", "-std=c++17"],
       "conditions": [
-        ["OS=='linux'", { "sources": ["native/platform_linux.cc"] }],
+        ["OS=='linux'", {
+          "sources": ["native/platform_linux.cc"],
+          "ldflags": ["-Wl,-z,now", "-Wl,-z,relro"]
+        }],
         ["OS=='mac'", {
           "sources": ["native/platform_darwin.cc"],
           "xcode_settings": {

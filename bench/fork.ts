@@ -161,7 +161,7 @@ async function main() {
     else console.log(`  ${name.padEnd(48)} ${ms.toFixed(3).padStart(8)} ms   ${(ms / ours).toFixed(2).padStart(7)} x posix-fork`);
   }
   const stats = native.memoryScanStats();
-  console.log(`  heap-area cache: ${stats.fullScans} full smaps scans, ${stats.cacheHits} cache hits, ${stats.unknownAreas} new areas`);
+  console.log(`  heap-area cache: ${stats.fullScans} full smaps scans, ${stats.mapsReads} maps reads, ${stats.cacheHits} cache hits, ${stats.unknownAreas} new areas`);
   console.log('memory of 50 idle children (sum of PSS from /proc/<pid>/smaps_rollup)');
   console.log(`  posix-fork fork():        ${(memory.forkedPss / 1024).toFixed(1).padStart(8)} MB`);
   console.log(`  child_process.fork():     ${(memory.cpPss / 1024).toFixed(1).padStart(8)} MB`);

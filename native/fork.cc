@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cmath>
+#include <vector>
 
 #include "areas.h"
 #include "errors.h"
@@ -23,6 +25,7 @@ static uv_loop_t* LoopOf(Napi::Env env) {
 }
 
 static bool g_in_fork_child = false;
+static double g_fork_generation = 0;  // how many fork()s of this library led to this process
 static void StartDrainWatchIn(uv_loop_t* loop);
 
 // Node writes to a stdio pipe or socket asynchronously once it is full (always on macOS):
@@ -38,13 +41,19 @@ static void MakeStdioPipesBlocking() {
   }
 }
 
-// A signal the parent had caught but not yet dispatched when it forked sat in the signal pipe
-// that uv_loop_fork() replaces: the child never receives it, and a signal handle counting it
-// as pending can never finish closing (its loop spins). Those signals were the parent's.
-static void ForgetPendingSignals(uv_handle_t* handle, void*) {
-  if (handle->type != UV_SIGNAL) return;
-  uv_signal_t* signal = reinterpret_cast<uv_signal_t*>(handle);
-  signal->dispatched_signals = signal->caught_signals;
+// What the child inherits in its loop but must not wait for:
+//  - a signal the parent had caught but not yet dispatched sat in the signal pipe that
+//    uv_loop_fork() replaced: the child never receives it, and a signal handle counting it as
+//    pending could never finish closing (its loop would spin). Those signals were the parent's.
+//  - the parent's child_process children report to the parent, never to this process: their
+//    handles would keep the child's loop alive forever (as ChildProcess.unref() does).
+static void ReleaseParentsHandles(uv_handle_t* handle, void*) {
+  if (handle->type == UV_SIGNAL) {
+    uv_signal_t* signal = reinterpret_cast<uv_signal_t*>(handle);
+    signal->dispatched_signals = signal->caught_signals;
+  } else if (handle->type == UV_PROCESS) {
+    uv_unref(handle);
+  }
 }
 
 // fork() -> 0 in the child, the child's pid in the parent.
@@ -74,7 +83,8 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     // The rest of the child's set-up was prepared by the parent (prepareDrainWatch): doing it
     // here, natively, spares the child most first-time JS work and its page faults.
     g_in_fork_child = true;
-    uv_walk(loop, ForgetPendingSignals, nullptr);
+    g_fork_generation++;
+    uv_walk(loop, ReleaseParentsHandles, nullptr);
     StartDrainWatchIn(loop);
     MakeStdioPipesBlocking();
     return Napi::Number::New(env, 0);
@@ -105,6 +115,7 @@ static Napi::Value MemoryScanStatsJs(const Napi::CallbackInfo& info) {
   MemoryScanStats stats = GetMemoryScanStats();
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("fullScans", Napi::Number::New(info.Env(), static_cast<double>(stats.full_scans)));
+  out.Set("mapsReads", Napi::Number::New(info.Env(), static_cast<double>(stats.maps_reads)));
   out.Set("cacheHits", Napi::Number::New(info.Env(), static_cast<double>(stats.cache_hits)));
   out.Set("unknownAreas",
           Napi::Number::New(info.Env(), static_cast<double>(stats.unknown_areas)));
@@ -191,6 +202,42 @@ static void StartDrainWatchIn(uv_loop_t* loop) {
   uv_prepare_start(&watch->handle, OnPrepare);
 }
 
+// forkGeneration() -> 0 in a process not made by fork(), 1 in its children, 2 in theirs, ...
+// State that belongs to one process compares it to find out that it was inherited.
+static Napi::Value ForkGeneration(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  return Napi::Number::New(info.Env(), g_fork_generation);
+}
+
+// exitRoutedToExit(reallyExit) -> a replacement for process.reallyExit: Node's exit paths end
+// there, and in a fork child they must end in _exit (Node's teardown waits for threads the
+// child does not have). Native, so that a child's process.exit() compiles no JS of ours.
+static Napi::Value RoutedExit(const Napi::CallbackInfo& info) {
+  if (g_in_fork_child) {
+    int code = 1;
+    if (info.Length() > 0 && info[0].IsNumber()) {
+      // As `code & 0xff` in JS for an integer; anything else is a failure.
+      double value = info[0].As<Napi::Number>().DoubleValue();
+      if (std::isfinite(value) && std::trunc(value) == value) {
+        double low = std::fmod(value, 256.0);
+        code = static_cast<int>(low < 0 ? low + 256.0 : low);
+      }
+    }
+    _exit(code);
+  }
+  Napi::Function original = static_cast<Napi::FunctionReference*>(info.Data())->Value();
+  std::vector<napi_value> args(info.Length());
+  for (size_t i = 0; i < info.Length(); i++) args[i] = info[i];
+  return original.Call(info.This(), args);
+}
+
+static Napi::Value ExitRoutedToExit(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 1, 1) || !FunctionArg(info, 0, "reallyExit")) return Napi::Value();
+  // Lives as long as the process: process.reallyExit is replaced once.
+  auto* original = new Napi::FunctionReference(Napi::Persistent(info[0].As<Napi::Function>()));
+  return Napi::Function::New(info.Env(), RoutedExit, "reallyExit", original);
+}
+
 // inForkChild() -> true in a process made by this library's fork().
 static Napi::Value InForkChild(const Napi::CallbackInfo& info) {
   if (!CheckArity(info, 0, 0)) return Napi::Value();
@@ -208,6 +255,9 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("prepareDrainWatch",
               Napi::Function::New(env, PrepareDrainWatch, "prepareDrainWatch"));
   exports.Set("inForkChild", Napi::Function::New(env, InForkChild, "inForkChild"));
+  exports.Set("forkGeneration", Napi::Function::New(env, ForkGeneration, "forkGeneration"));
+  exports.Set("exitRoutedToExit",
+              Napi::Function::New(env, ExitRoutedToExit, "exitRoutedToExit"));
 }
 
 }  // namespace posixfork

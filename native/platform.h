@@ -16,10 +16,12 @@ struct MemoryRange {
 int ShareMemoryForFork(std::vector<MemoryRange>* changed);
 void RestoreMemoryAfterFork(const std::vector<MemoryRange>& changed);
 
-// How ShareMemoryForFork found the areas: full /proc/self/smaps scans, forks answered by the
-// cache alone, and new areas marked copyable without a scan (see platform_linux.cc).
+// How ShareMemoryForFork kept its list of marked areas: full /proc/self/smaps scans,
+// /proc/self/maps checks, forks prepared from the cache alone, and new areas met without a
+// scan, left unmarked (see platform_linux.cc).
 struct MemoryScanStats {
   uint64_t full_scans;
+  uint64_t maps_reads;
   uint64_t cache_hits;
   uint64_t unknown_areas;
 };

@@ -13,7 +13,7 @@ int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
 
 void RestoreMemoryAfterFork(const std::vector<MemoryRange>&) {}
 
-MemoryScanStats GetMemoryScanStats() { return MemoryScanStats{0, 0, 0}; }
+MemoryScanStats GetMemoryScanStats() { return MemoryScanStats{0, 0, 0, 0}; }
 
 int SetChildSubreaper(bool) { return ENOSYS; }
 

@@ -1,18 +1,20 @@
-// Linux: find V8's MADV_DONTFORK areas ("dc" in /proc/self/smaps VmFlags) cheaply.
+// Linux: V8's MADV_DONTFORK areas ("dc" in /proc/self/smaps VmFlags), made copyable for the
+// fork and marked again afterwards, cheaply.
 //
-// Reading /proc/self/smaps costs 1.5-5 ms (the kernel walks page tables for its counters);
-// /proc/self/maps costs ~0.1 ms but has no flags. So the last smaps scan is cached, and each
-// fork reads only maps:
-//  - an anonymous area exactly equal to a cached dc area is still V8's: shared for the fork
-//    and marked DONTFORK again afterwards;
-//  - an area inside a cached non-dc area is left alone;
-//  - any other (new) area is "unknown". Unknown areas are simply marked DOFORK, which is always
-//    safe for the child; the price is that a V8 area met this way stays copyable in the parent
-//    (child_process.spawn copies its page tables). smaps is read again instead when the last
-//    scan is over a second old or the unknown areas are large, so a busy parent pays for a
-//    full scan at most about once a second.
-// Never is an area marked DONTFORK that was not seen with that mark: marking memory that a
-// spawn() child touches before exec would crash that child.
+// The child's safety does not depend on knowing the areas: before every fork, one madvise
+// call per stretch of address space (the stretches between VM_IO mappings, which refuse the
+// advice) makes every area copyable. Knowing the areas matters only for putting the mark back
+// in the parent, which keeps child_process.spawn cheap. That list is a cache:
+//  - /proc/self/smaps (1.5-5 ms: the kernel walks page tables for its counters) is read at the
+//    first fork, and again when new anonymous areas show up over a second after the last scan
+//    or add up to more than 64 MB;
+//  - /proc/self/maps (~0.1 ms, no flags) is read when the address-space size in
+//    /proc/self/statm (~6 us) differs from the last reading, or a second has passed. An area
+//    exactly equal to a cached dc area is still V8's and is marked again after the fork; any
+//    other new area is "unknown" and stays copyable in the parent from then on.
+// An area is marked DONTFORK only if a scan saw the mark on it and it was seen unchanged
+// within the last second: marking memory that a spawn() child touches before exec would crash
+// that child.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -37,10 +39,14 @@ struct KnownArea {
   bool dontfork;
 };
 
-std::vector<KnownArea> g_known;  // sorted by start
-MemoryScanStats g_stats{0, 0, 0};
+std::vector<KnownArea> g_known;      // sorted by start
+std::vector<MemoryRange> g_io;       // VM_IO areas (madvise refuses them), sorted by start
+MemoryScanStats g_stats{0, 0, 0, 0};
 uint64_t g_last_full_scan_ms = 0;
+uint64_t g_last_refresh_ms = 0;
+unsigned long long g_size_at_refresh = 0;  // /proc/self/statm "size" when the cache was checked
 constexpr uint64_t kRescanAfterMs = 1000;
+constexpr uint64_t kRefreshAfterMs = 1000;
 constexpr uintptr_t kUnknownBytesForRescan = uintptr_t(64) << 20;
 
 uint64_t NowMs() {
@@ -49,19 +55,24 @@ uint64_t NowMs() {
   return uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
 }
 
+int OpenForReading(const char* path, int* fd) {
+  do {
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+  } while (*fd < 0 && errno == EINTR);
+  return *fd < 0 ? errno : 0;
+}
+
 int ReadWholeFile(const char* path, std::string* out) {
   int fd;
-  do {
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return errno;
+  int err = OpenForReading(path, &fd);
+  if (err != 0) return err;
   out->clear();
   char buf[65536];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      int err = errno;
+      err = errno;
       close(fd);
       return err;
     }
@@ -69,6 +80,24 @@ int ReadWholeFile(const char* path, std::string* out) {
     out->append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  return 0;
+}
+
+// The total size of the address space in pages: any mmap or munmap changes it.
+int ReadAddressSpaceSize(unsigned long long* pages) {
+  int fd;
+  int err = OpenForReading("/proc/self/statm", &fd);
+  if (err != 0) return err;
+  char buf[128];
+  ssize_t n;
+  do {
+    n = read(fd, buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  err = n < 0 ? errno : 0;
+  close(fd);
+  if (err != 0) return err;
+  buf[n > 0 ? n : 0] = '\0';
+  *pages = strtoull(buf, nullptr, 10);
   return 0;
 }
 
@@ -107,11 +136,22 @@ void ForEachLine(const std::string& text, Fn fn) {
   }
 }
 
+bool HasFlag(const char* flags, const char* flags_end, const char* flag) {
+  for (const char* f = flags; f + 2 <= flags_end; f++) {
+    if (f[0] == flag[0] && f[1] == flag[1] && f[-1] == ' ' &&
+        (f + 2 == flags_end || f[2] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int FullScan() {
   std::string text;
   int err = ReadWholeFile("/proc/self/smaps", &text);
   if (err != 0) return err;
   std::vector<KnownArea> known;
+  std::vector<MemoryRange> io;
   bool current_anonymous = false;
   ForEachLine(text, [&](const char* line, const char* line_end) {
     uintptr_t start, end;
@@ -122,17 +162,14 @@ int FullScan() {
       return;
     }
     if (known.empty() || line_end - line < 8 || memcmp(line, "VmFlags:", 8) != 0) return;
-    bool dontfork = false;
-    for (const char* f = line + 8; f + 2 <= line_end; f++) {
-      if (f[0] == 'd' && f[1] == 'c' && f[-1] == ' ' && (f + 2 == line_end || f[2] == ' ')) {
-        dontfork = true;
-      }
-    }
-    known.back().dontfork = dontfork;
+    KnownArea& area = known.back();
+    if (HasFlag(line + 8, line_end, "io")) io.push_back(MemoryRange{area.start, area.end});
+    area.dontfork = HasFlag(line + 8, line_end, "dc");
     // Only anonymous areas come and go; file mappings are kept only when marked.
-    if (!current_anonymous && !dontfork) known.pop_back();
+    if (!current_anonymous && !area.dontfork) known.pop_back();
   });
   g_known.swap(known);
+  g_io.swap(io);
   g_stats.full_scans++;
   g_last_full_scan_ms = NowMs();
   return 0;
@@ -147,69 +184,98 @@ const KnownArea* Lookup(uintptr_t start, uintptr_t end) {
   return (start >= it->start && end <= it->end) ? &*it : nullptr;
 }
 
-// Classifies the anonymous areas in /proc/self/maps against the cache. Returns false when a
-// full scan is needed; otherwise replaces the cache with the current areas, having marked the
-// unknown ones DOFORK.
+// Checks the cache against /proc/self/maps. Returns false when a full scan is needed;
+// otherwise replaces the cache with the current areas (unknown ones as not marked).
 bool RefreshFromMaps(int* err) {
   std::string text;
   *err = ReadWholeFile("/proc/self/maps", &text);
   if (*err != 0) return false;
-  std::vector<KnownArea> current, unknown;
+  g_stats.maps_reads++;
+  std::vector<KnownArea> current;
+  size_t unknown_areas = 0;
   uintptr_t unknown_bytes = 0;
   ForEachLine(text, [&](const char* line, const char* line_end) {
     uintptr_t start, end;
     bool anonymous;
     if (!ParseHeader(line, line_end, &start, &end, &anonymous)) return;
     const KnownArea* known = Lookup(start, end);
+    bool exact = known != nullptr && known->start == start && known->end == end;
     if (!anonymous) {
       // File mappings are kept in the cache only when they carry the mark.
-      if (known != nullptr && known->dontfork && known->start == start && known->end == end) {
-        current.push_back(*known);
-      }
+      if (exact && known->dontfork) current.push_back(*known);
       return;
     }
-    if (known != nullptr && (known->dontfork ? (known->start == start && known->end == end)
-                                             : true)) {
+    if (known != nullptr && (exact || !known->dontfork)) {
       current.push_back(KnownArea{start, end, known->dontfork});
       return;
     }
-    unknown.push_back(KnownArea{start, end, false});
+    current.push_back(KnownArea{start, end, false});
+    unknown_areas++;
     unknown_bytes += end - start;
   });
-  if (!unknown.empty() && (unknown_bytes > kUnknownBytesForRescan ||
-                           NowMs() - g_last_full_scan_ms > kRescanAfterMs)) {
+  if (unknown_areas > 0 && (unknown_bytes > kUnknownBytesForRescan ||
+                            NowMs() - g_last_full_scan_ms > kRescanAfterMs)) {
     return false;
   }
-  for (const KnownArea& area : unknown) {
-    madvise(reinterpret_cast<void*>(area.start), area.end - area.start, MADV_DOFORK);
-    current.push_back(area);
-  }
-  std::sort(current.begin(), current.end(),
-            [](const KnownArea& x, const KnownArea& y) { return x.start < y.start; });
   g_known.swap(current);
-  if (unknown.empty()) {
-    g_stats.cache_hits++;
-  } else {
-    g_stats.unknown_areas += unknown.size();
-  }
+  g_stats.unknown_areas += unknown_areas;
   return true;
+}
+
+// Brings the cache up to date when the address space may have changed since it was checked.
+int RefreshKnownAreas() {
+  unsigned long long size = 0;
+  int err = ReadAddressSpaceSize(&size);
+  if (err != 0) return err;
+  uint64_t now = NowMs();
+  if (!g_known.empty() && size == g_size_at_refresh && now - g_last_refresh_ms < kRefreshAfterMs) {
+    g_stats.cache_hits++;
+    return 0;
+  }
+  if (g_known.empty() || !RefreshFromMaps(&err)) {
+    if (err != 0) return err;
+    err = FullScan();
+    if (err != 0) return err;
+  }
+  g_size_at_refresh = size;
+  g_last_refresh_ms = now;
+  return 0;
+}
+
+// MADV_DOFORK over the whole address space, skipping VM_IO areas. Holes make madvise report
+// ENOMEM after it has handled every area in the range; EINVAL means an unknown VM_IO area.
+int ShareEverything() {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t top = sizeof(uintptr_t) == 8 ? static_cast<uintptr_t>(1) << 56 : ~(page - 1);
+  uintptr_t from = page;
+  auto share = [&](uintptr_t to) {
+    if (to <= from) return 0;
+    return madvise(reinterpret_cast<void*>(from), to - from, MADV_DOFORK) == 0 || errno == ENOMEM
+               ? 0
+               : errno;
+  };
+  for (const MemoryRange& io : g_io) {
+    int err = share(io.start);
+    if (err != 0) return err;
+    from = std::max(from, io.end);
+  }
+  return share(top);
 }
 
 }  // namespace
 
 int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
   changed->clear();
-  int err = 0;
-  if (g_known.empty() || !RefreshFromMaps(&err)) {
-    if (err != 0) return err;
+  int err = RefreshKnownAreas();
+  if (err != 0) return err;
+  err = ShareEverything();
+  if (err == EINVAL) {  // a new I/O mapping: learn where it is
     err = FullScan();
-    if (err != 0) return err;
+    if (err == 0) err = ShareEverything();
   }
+  if (err != 0) return err;
   for (const KnownArea& area : g_known) {
-    if (!area.dontfork) continue;
-    // ENOMEM means part of the range is gone (another thread unmapped it): nothing to share.
-    madvise(reinterpret_cast<void*>(area.start), area.end - area.start, MADV_DOFORK);
-    changed->push_back(MemoryRange{area.start, area.end});
+    if (area.dontfork) changed->push_back(MemoryRange{area.start, area.end});
   }
   return 0;
 }

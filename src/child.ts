@@ -1,11 +1,13 @@
 // The fork child's runtime: its own pid, and every way of ending routed through _exit(),
 // because Node's own teardown (thread joins, task draining) waits forever in a child that does
 // not have the parent's threads. Installed in the parent once; it acts only in a child.
-import { ChildProcess } from 'child_process';
+//
+// A child pays for every code path it runs that its parent never ran: the compile, and the
+// page faults of copying what it touches. So what a child must do is decided in the parent
+// (childActions()), and in the common case the child runs none of this module's JS at all.
 import { writeSync } from 'fs';
 import { inspect } from 'util';
 import { setFlagsFromString } from 'v8';
-import { forgetAllChildren } from './children';
 import { isForkSafe } from './forksafe';
 import { native } from './native';
 
@@ -20,8 +22,7 @@ let backgroundWorkStopped = false;
 
 /**
  * Runs in the parent before its first fork(). Everything a child needs is installed here,
- * once, and acts only in a fork child (native.inForkChild()): each code path a child runs for
- * the first time costs it page faults, so the child itself does almost nothing.
+ * once, and acts only in a fork child.
  */
 export function prepareChildRuntime(): void {
   if (prepared) return;
@@ -31,39 +32,43 @@ export function prepareChildRuntime(): void {
   void process.stderr;
   // Node caches process.pid at start-up; the property is configurable.
   Object.defineProperty(process, 'pid', {
-    get: () => native.getpid(),
+    get: native.getpid,
     enumerable: true,
     configurable: true,
   });
-  const reallyExit = proc.reallyExit;
-  proc.reallyExit = function (this: unknown, code: number): never {
-    if (native.inForkChild()) exitNow(code);
-    return reallyExit.call(this, code);
-  };
+  proc.reallyExit = native.exitRoutedToExit(proc.reallyExit) as ExitingProcess['reallyExit'];
   process.on('uncaughtExceptionMonitor', endOnFatalException);
   native.prepareDrainWatch(onLoopDrained);
 }
 
+type ChildAction = () => void;
+const forkHooks = new Set<() => ChildAction | undefined>();
+
 /**
- * The JS part of becoming a fork child (fork() did the native part). Safe in a grandchild.
- * `spawnedChildren`: the parent had child_process children running at the fork.
+ * Registers `prepare`, run in the parent just before each fork(); the function it returns,
+ * if any, runs in the child right after. Returns the unregister function.
  */
-export function becomeChild(spawnedChildren: boolean): void {
-  forgetAllChildren();
-  if (spawnedChildren) releaseInheritedChildProcesses();
-  if (!isForkSafe() && !backgroundWorkStopped) {
-    backgroundWorkStopped = true;
-    stopBackgroundWork();
-  }
+export function onFork(prepare: () => ChildAction | undefined): () => void {
+  forkHooks.add(prepare);
+  return () => {
+    forkHooks.delete(prepare);
+  };
 }
 
-// The parent's child_process children are not this process's children: they never report to
-// it, and their handles would keep its loop alive forever.
-function releaseInheritedChildProcesses(): void {
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-  for (const handle of handles) {
-    if (handle instanceof ChildProcess) handle.unref();
+/** In the parent, before fork(): what the child will have to do, or null for nothing. */
+export function childActions(): ChildAction[] | null {
+  let actions: ChildAction[] | null = null;
+  if (!isForkSafe() && !backgroundWorkStopped) (actions ??= []).push(stopBackgroundWork);
+  for (const prepare of forkHooks) {
+    const action = prepare();
+    if (action !== undefined) (actions ??= []).push(action);
   }
+  return actions;
+}
+
+/** In the child, right after fork(): does what childActions() decided. Safe in a grandchild. */
+export function becomeChild(actions: ChildAction[]): void {
+  for (const action of actions) action();
 }
 
 // Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first
@@ -82,6 +87,7 @@ const CHILD_V8_FLAGS = [
 ];
 
 function stopBackgroundWork(): void {
+  backgroundWorkStopped = true;
   for (const flag of CHILD_V8_FLAGS) setFlagsFromString(flag);
 }
 

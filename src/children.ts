@@ -1,37 +1,53 @@
 // The children this library forked, and the final statuses of the ones already reaped, so a
 // status is never lost whoever reaps the child: waitpid(), reapChildren(), a Reaper, Process.
+import { native } from './native';
 import { WaitStatus, isFinal } from './status';
 
+// A fork child inherits these, but the parent's children are not its own. Rather than clear
+// them in every child (work each child would pay for), they are cleared when a process first
+// uses them and finds that they were filled by another process (a lower fork generation).
 const running = new Set<number>();
 const subscribers = new Set<(status: WaitStatus) => void>();
 const foreignSubscribers = new Set<(status: WaitStatus) => void>();
-const forgetSubscribers = new Set<() => void>();
 
 /** How many final statuses nobody claimed are kept; the oldest go first. */
 export const UNCLAIMED_STATUS_LIMIT = 4096;
 // Final statuses of own children, kept until claimStatus() takes them (waitFor() called after
 // someone else reaped the child). A Map iterates in insertion order: the first key is oldest.
 const unclaimed = new Map<number, WaitStatus>();
+let ownerGeneration = native.forkGeneration();
+
+function own(): void {
+  const generation = native.forkGeneration();
+  if (generation === ownerGeneration) return;
+  ownerGeneration = generation;
+  running.clear();
+  unclaimed.clear();
+}
 
 /** Called in the parent right after fork(). */
 export function trackChild(pid: number): void {
+  own();
   running.add(pid);
   unclaimed.delete(pid); // a status left over from an earlier child with the same pid
 }
 
 /** True while `pid` is a child this library forked and nobody has reaped yet. */
 export function isOwnChild(pid: number): boolean {
+  own();
   return running.has(pid);
 }
 
 /** Pids of this library's children that have not been reaped yet. */
 export function ownChildren(): number[] {
+  own();
   return [...running];
 }
 
 /** Every reaping path reports here; a final status of an own child is passed on once. */
 export function recordStatus(status: WaitStatus): void {
   if (!isFinal(status)) return;
+  own();
   if (!running.delete(status.pid)) {
     notifyAll(foreignSubscribers, status);
     return;
@@ -64,14 +80,6 @@ export function onChildReaped(subscriber: (status: WaitStatus) => void): () => v
   };
 }
 
-/** In a fork child: the parent's children are not ours. */
-export function forgetAllChildren(): void {
-  // Runs in every fork child: whatever it touches costs page faults there, so touch little.
-  if (running.size > 0) running.clear();
-  if (unclaimed.size > 0) unclaimed.clear();
-  for (const subscriber of forgetSubscribers) subscriber();
-}
-
 /**
  * Subscribes to final statuses of children this library did not fork (a `waitpid(-1)` loop
  * reaping an adopted orphan or a child_process child); returns the unsubscribe function.
@@ -85,6 +93,7 @@ export function onForeignChildReaped(subscriber: (status: WaitStatus) => void): 
 
 /** Takes the kept final status of own child `pid`, if it was reaped and not claimed yet. */
 export function claimStatus(pid: number): WaitStatus | undefined {
+  own();
   const status = unclaimed.get(pid);
   unclaimed.delete(pid);
   return status;
@@ -92,13 +101,6 @@ export function claimStatus(pid: number): WaitStatus | undefined {
 
 /** Drops `pid` from the running set without a status (it was reaped outside this library). */
 export function untrackChild(pid: number): boolean {
+  own();
   return running.delete(pid);
-}
-
-/** Subscribes to forgetAllChildren() (a fork child starting); returns the unsubscribe function. */
-export function onChildrenForgotten(subscriber: () => void): () => void {
-  forgetSubscribers.add(subscriber);
-  return () => {
-    forgetSubscribers.delete(subscriber);
-  };
 }

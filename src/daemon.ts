@@ -20,7 +20,7 @@ import * as path from 'path';
 import { isatty } from 'tty';
 import { inspect } from 'util';
 import { isMainThread } from 'worker_threads';
-import { onChildrenForgotten } from './children';
+import { onFork } from './child';
 import { fork } from './fork';
 import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';
@@ -780,7 +780,7 @@ function installLifecycle(runtime: DaemonRuntime): void {
     };
     process.on('uncaughtExceptionMonitor', runtime.monitor);
     // A child forked before ready() must not hold the launcher's pipe open.
-    const unsubscribe = onChildrenForgotten(() => {
+    const unsubscribe = onFork(() => () => {
       unsubscribe();
       closeStatus(runtime);
     });

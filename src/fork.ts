@@ -1,6 +1,6 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
 import { isMainThread } from 'worker_threads';
-import { becomeChild, prepareChildRuntime } from './child';
+import { becomeChild, childActions, prepareChildRuntime } from './child';
 import { trackChild } from './children';
 import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';
@@ -36,10 +36,10 @@ export function fork(): number {
   }
   refuseInFlightThreadpoolWork();
   prepareChildRuntime();
-  const spawnedChildren = process.getActiveResourcesInfo().includes('ProcessWrap');
+  const actions = childActions();
   const pid = native.fork();
   if (pid === 0) {
-    becomeChild(spawnedChildren);
+    if (actions !== null) becomeChild(actions);
   } else {
     trackChild(pid);
     // After the fork: a warning is delivered on a later tick, which the child would inherit.
@@ -59,11 +59,12 @@ const STREAM_REQUESTS = new Set([
 ]);
 
 function refuseInFlightThreadpoolWork(): void {
-  const requests = activeRequestNames();
   // libuv's count is the authority (a request whose callback is running has already left it);
   // the JS request objects only name what is pending. crypto and zlib jobs have no JS object.
-  const inFlight =
-    native.activeRequestCount() - requests.filter((name) => STREAM_REQUESTS.has(name)).length;
+  const active = native.activeRequestCount();
+  if (active === 0) return;
+  const requests = activeRequestNames();
+  const inFlight = active - requests.filter((name) => STREAM_REQUESTS.has(name)).length;
   if (inFlight <= 0) return;
   const pending = requests.filter((name) => THREADPOOL_REQUESTS.has(name)).slice(0, inFlight);
   while (pending.length < inFlight) pending.push('threadpool work (crypto, zlib)');

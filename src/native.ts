@@ -10,10 +10,12 @@ export interface NativeBinding {
   fork(): number;
   _exit(code?: number): never;
   activeRequestCount(): number;
-  memoryScanStats(): { fullScans: number; cacheHits: number; unknownAreas: number };
+  memoryScanStats(): { fullScans: number; mapsReads: number; cacheHits: number; unknownAreas: number };
   setChildSubreaper(on: boolean): void;
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
   inForkChild(): boolean;
+  forkGeneration(): number;
+  exitRoutedToExit(reallyExit: (code: number) => never): (code: number) => never;
 
   waitpid(pid: number, options?: number): [number, number] | null;
   wait(): [number, number];

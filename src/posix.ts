@@ -87,6 +87,6 @@ export function pipe(): [number, number] {
  * _exit(2), Python `os._exit`: ends the process at once with `code` (0–255): no 'exit'
  * event, no flushing of asynchronous streams, no Node teardown.
  */
-export function _exit(code?: number): never {
-  return forward(native._exit, arguments);
-}
+// The addon's function itself: a fork child usually calls it first there, and a JS wrapper
+// would have to be compiled in every child.
+export const _exit: (code?: number) => never = native._exit;

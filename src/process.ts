@@ -10,7 +10,8 @@ import { closeSync, readSync, writeSync } from 'fs';
 import * as net from 'net';
 import { inspect } from 'util';
 import * as v8 from 'v8';
-import { claimStatus, onChildReaped, onChildrenForgotten } from './children';
+import { onFork } from './child';
+import { claimStatus, onChildReaped } from './children';
 import { fork } from './fork';
 import { WNOHANG, _exit, pipe, waitpid } from './posix';
 import { WaitStatus } from './status';
@@ -597,7 +598,7 @@ let inheritedLoopWork = { states: [] as ProcessState[], pipes: [] as ResultPipe[
 let current: ProcessState;
 
 onChildReaped((status) => byPid.get(status.pid)?.settle(status));
-onChildrenForgotten(forgetParentState);
+onFork(() => (inheritsParentState() ? forgetParentState : undefined));
 
 function deliverRecord(pid: number, record: ResultRecord): void {
   byPid.get(pid)?.receive(record);
@@ -618,13 +619,12 @@ function onSigchld(): void {
 // event loop (the parent's pipe reader, which would read its records, join timers) must go
 // before the loop runs again; a Process child with a synchronous run() never
 // returns to the loop, so it skips that work (each first-time code path costs a child page faults).
+function inheritsParentState(): boolean {
+  return children.size > 0 || resultPipe !== null || signalHandlersInstalled ||
+    inheritedLoopWork.states.length > 0 || inheritedLoopWork.pipes.length > 0;
+}
+
 function forgetParentState(): void {
-  // Runs in every fork child: with nothing inherited, touch nothing (each first-time code path
-  // costs the child page faults).
-  if (children.size === 0 && resultPipe === null && !signalHandlersInstalled &&
-      inheritedLoopWork.states.length === 0 && inheritedLoopWork.pipes.length === 0) {
-    return;
-  }
   // (A grandchild of a synchronous run() also inherits what its parent had not released yet.)
   const pipe = resultPipe;
   inheritedLoopWork.states.push(...children);

@@ -14,12 +14,12 @@ import {
   claimStatus,
   isOwnChild,
   onChildReaped,
-  onChildrenForgotten,
   onForeignChildReaped,
   ownChildren,
   recordStatus,
   untrackChild,
 } from './children';
+import { onFork } from './child';
 import { forward, native } from './native';
 import { WaitStatus, decodeWaitStatus } from './status';
 
@@ -189,21 +189,12 @@ function reapOwn(): WaitStatus[] {
 }
 
 let warnedStealing = false;
-// A fork child inherits the parent's ChildProcess handles, but not those children: they do
-// not count. null: a fork child that had no scope 'all' Reaper running counts them lazily
-// (cheaper for every child; children it spawns before its first such sweep go uncounted).
-let inheritedProcessHandles: number | null = 0;
-let allScopeReapers = 0;
 
-function processHandleCount(): number {
-  return process.getActiveResourcesInfo().filter((name) => name === 'ProcessWrap').length;
-}
-
-// waitpid(-1) takes child_process children away from libuv; say so once.
+// waitpid(-1) takes child_process children away from libuv; say so once. (A fork child's
+// inherited ChildProcess handles are unref'd by fork(), so they are not counted here.)
 function warnIfChildProcessesExist(): void {
   if (warnedStealing) return;
-  inheritedProcessHandles ??= processHandleCount();
-  if (processHandleCount() <= inheritedProcessHandles) return;
+  if (!process.getActiveResourcesInfo().includes('ProcessWrap')) return;
   warnedStealing = true;
   process.emitWarning(
     "a scope 'all' reaper (waitpid(-1)) runs while child_process children exist: those it " +
@@ -317,15 +308,12 @@ function sweepOnSignal(): void {
 // In a fork child the parent's children are not ours: pending waitFor() promises of the
 // parent can never settle here. They are dropped (not rejected, which would surface as
 // unhandled rejections in the child) and stop keeping the child's loop alive.
-onChildrenForgotten(() => {
-  if (waiters.size === 0 && allScopeReapers === 0) {
-    inheritedProcessHandles = null; // nothing else inherited to adjust
-    return;
-  }
-  inheritedProcessHandles = allScopeReapers > 0 && !warnedStealing ? processHandleCount() : null;
+onFork(() => (waiters.size > 0 ? forgetParentsWaiters : undefined));
+
+function forgetParentsWaiters(): void {
   waiters.clear();
   refreshWatch();
-});
+}
 
 // ---------------------------------------------------------------------------------------
 // Public API.
@@ -391,7 +379,6 @@ export class Reaper extends EventEmitter {
     checkArity(arguments, 0, 0);
     if (this.#started) return this;
     this.#started = true;
-    if (this.scope === 'all') allScopeReapers++;
     this.#unsubscribe.push(onChildReaped(this.#emitExit));
     if (this.scope === 'all') this.#unsubscribe.push(onForeignChildReaped(this.#emitExit));
     if (this.pollMs === undefined) {
@@ -412,7 +399,6 @@ export class Reaper extends EventEmitter {
     checkArity(arguments, 0, 0);
     if (!this.#started) return this;
     this.#started = false;
-    if (this.scope === 'all') allScopeReapers--;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     if (this.#timer !== null) {
       clearInterval(this.#timer);
