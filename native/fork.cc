@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <vector>
 
@@ -47,13 +49,36 @@ static void MakeStdioPipesBlocking() {
 //    pending could never finish closing (its loop would spin). Those signals were the parent's.
 //  - the parent's child_process children report to the parent, never to this process: their
 //    handles would keep the child's loop alive forever (as ChildProcess.unref() does).
+//  - a stream the parent reads for itself (stopReadingInForkChildren): a child reading it too
+//    would take the parent's data.
+static std::vector<int> g_parent_only_fds;
+
 static void ReleaseParentsHandles(uv_handle_t* handle, void*) {
   if (handle->type == UV_SIGNAL) {
     uv_signal_t* signal = reinterpret_cast<uv_signal_t*>(handle);
     signal->dispatched_signals = signal->caught_signals;
   } else if (handle->type == UV_PROCESS) {
     uv_unref(handle);
+  } else if (handle->type == UV_NAMED_PIPE || handle->type == UV_TCP) {
+    uv_os_fd_t fd;
+    if (uv_fileno(handle, &fd) == 0 &&
+        std::find(g_parent_only_fds.begin(), g_parent_only_fds.end(), fd) !=
+            g_parent_only_fds.end()) {
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(handle));
+    }
   }
+}
+
+// stopReadingInForkChildren(fd): fork children stop reading the stream on `fd` (natively, so
+// that they run no JS for it).
+static Napi::Value StopReadingInForkChildren(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT32_MAX, &fd)) return Napi::Value();
+  if (std::find(g_parent_only_fds.begin(), g_parent_only_fds.end(), fd) ==
+      g_parent_only_fds.end()) {
+    g_parent_only_fds.push_back(static_cast<int>(fd));
+  }
+  return info.Env().Undefined();
 }
 
 // fork() -> 0 in the child, the child's pid in the parent.
@@ -255,6 +280,8 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("prepareDrainWatch",
               Napi::Function::New(env, PrepareDrainWatch, "prepareDrainWatch"));
   exports.Set("inForkChild", Napi::Function::New(env, InForkChild, "inForkChild"));
+  exports.Set("stopReadingInForkChildren",
+              Napi::Function::New(env, StopReadingInForkChildren, "stopReadingInForkChildren"));
   exports.Set("forkGeneration", Napi::Function::New(env, ForkGeneration, "forkGeneration"));
   exports.Set("exitRoutedToExit",
               Napi::Function::New(env, ExitRoutedToExit, "exitRoutedToExit"));

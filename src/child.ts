@@ -55,7 +55,10 @@ export function onFork(prepare: () => ChildAction | undefined): () => void {
   };
 }
 
-/** In the parent, before fork(): what the child will have to do, or null for nothing. */
+/**
+ * In the parent, before fork(): what the child will have to do right after fork() returns
+ * there, or null for nothing. Safe in a grandchild.
+ */
 export function childActions(): ChildAction[] | null {
   let actions: ChildAction[] | null = null;
   if (!isForkSafe() && !backgroundWorkStopped) (actions ??= []).push(stopBackgroundWork);
@@ -64,11 +67,6 @@ export function childActions(): ChildAction[] | null {
     if (action !== undefined) (actions ??= []).push(action);
   }
   return actions;
-}
-
-/** In the child, right after fork(): does what childActions() decided. Safe in a grandchild. */
-export function becomeChild(actions: ChildAction[]): void {
-  for (const action of actions) action();
 }
 
 // Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first

@@ -15,6 +15,7 @@ export interface NativeBinding {
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
   inForkChild(): boolean;
   forkGeneration(): number;
+  stopReadingInForkChildren(fd: number): void;
   exitRoutedToExit(reallyExit: (code: number) => never): (code: number) => never;
 
   waitpid(pid: number, options?: number): [number, number] | null;

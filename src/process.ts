@@ -11,6 +11,7 @@ import * as net from 'net';
 import { inspect } from 'util';
 import * as v8 from 'v8';
 import { onFork } from './child';
+import { native } from './native';
 import { claimStatus, onChildReaped } from './children';
 import { fork } from './fork';
 import { WNOHANG, _exit, pipe, waitpid } from './posix';
@@ -204,6 +205,7 @@ function decodeSmall(kind: number, payload: Buffer): unknown {
 
 /** Child side: the result, as a small record or v8.serialize'd. Throws DataCloneError. */
 function sendResult(fd: number, value: unknown): void {
+  if (fd < 0) return; // the parent's rehearsal (rehearseChildPath)
   const length = encodeSmall(value, process.pid);
   if (length < 0) sendRecord(fd, KIND_RESULT, v8.serialize(value));
   else writeFully(fd, smallRecord, length);
@@ -284,6 +286,7 @@ class ResultPipe {
       throw error;
     }
     this.socket.unref();
+    native.stopReadingInForkChildren(this.readFd); // its records are this process's
     // Paused mode: data stays in the stream until read(), so synchronous reads keep the order.
     this.socket.on('readable', () => this.pull());
     this.socket.on('error', () => undefined); // cannot happen while we hold the write end
@@ -341,11 +344,6 @@ class ResultPipe {
   /** A reaped child's unfinished record (it was killed while writing) is dropped. */
   forget(pid: number): void {
     this.partial.delete(pid);
-  }
-
-  /** In a fork child: stop reading the parent's pipe (closes this copy of the read end). */
-  destroy(): void {
-    this.socket.destroy();
   }
 }
 
@@ -593,12 +591,16 @@ let starting = false;
 let exitHookInstalled = false;
 let signalHandlersInstalled = false;
 let sigchldWatched = false;
-/** In a fork child: the parent's loop-bound leftovers, until the child's loop runs again. */
-let inheritedLoopWork = { states: [] as ProcessState[], pipes: [] as ResultPipe[] };
+/** In a fork child: the parent's children with join timers, until the child's loop runs again. */
+let inheritedStates: ProcessState[] = [];
 let current: ProcessState;
 
 onChildReaped((status) => byPid.get(status.pid)?.settle(status));
-onFork(() => (inheritsParentState() ? forgetParentState : undefined));
+onFork(() => {
+  if (!inheritsParentState()) return undefined;
+  forgetParentState(true);
+  return forgetParentState;
+});
 
 function deliverRecord(pid: number, record: ResultRecord): void {
   byPid.get(pid)?.receive(record);
@@ -615,38 +617,40 @@ function onSigchld(): void {
 }
 
 // Runs in every fork child (a Process child or a plain fork()), inside fork(): the parent's
-// children, result pipe, timers and signal handlers are not this process's. What lives in the
-// event loop (the parent's pipe reader, which would read its records, join timers) must go
-// before the loop runs again; a Process child with a synchronous run() never
-// returns to the loop, so it skips that work (each first-time code path costs a child page faults).
+// children, result pipe, timers and signal handlers are not this process's. fork() already
+// stopped the child from reading the parent's result pipe (natively). Join timers left by
+// pending joins must go before the child's event loop runs again; a Process child with a
+// synchronous run() never returns to the loop, so it skips that work. Everything a child
+// touches costs it a copy-on-write page fault: empty collections are left alone.
 function inheritsParentState(): boolean {
   return children.size > 0 || resultPipe !== null || signalHandlersInstalled ||
-    inheritedLoopWork.states.length > 0 || inheritedLoopWork.pipes.length > 0;
+    inheritedStates.length > 0;
 }
 
-function forgetParentState(): void {
-  // (A grandchild of a synchronous run() also inherits what its parent had not released yet.)
-  const pipe = resultPipe;
-  inheritedLoopWork.states.push(...children);
-  if (pipe !== null) inheritedLoopWork.pipes.push(pipe);
-  children.clear();
-  byPid.clear();
-  waiting.clear();
+function forgetParentState(rehearsal = false): void {
+  if (rehearsal) return; // in the parent: compiled there and kept fresh (see rehearseChildPath)
+  // The pipe's descriptors stay open here (close-on-exec): closing them would cost every child
+  // a first-time code path (~0.4 ms), and a Process child writes its record to the write end.
   resultPipe = null;
+  if (children.size > 0) {
+    // (A grandchild of a synchronous run() also inherits what its parent had not released yet.)
+    for (const state of children) inheritedStates.push(state);
+    children.clear();
+    byPid.clear();
+  }
+  if (waiting.size > 0) waiting.clear();
   // The SIGCHLD listener stays: it only polls `waiting`, now empty, and its watcher is unref'd.
   // Closing a signal watcher inherited across fork can spin the child's loop forever (libuv
   // waits for signals the parent had caught but not dispatched; they are not in the child).
-  removeSignalHandlers(); // now: terminate() must find the default SIGTERM action
-  if (starting) return; // a Process child keeps the pipe's write end to send its record
-  releaseInheritedLoopWork();
-  if (pipe !== null) closeQuietly(pipe.writeFd);
+  if (signalHandlersInstalled) removeSignalHandlers(); // terminate() must find SIGTERM's default
+  if (starting) return; // a Process child runs run() now and never returns to the loop
+  if (inheritedStates.length > 0) releaseInheritedStates();
 }
 
-function releaseInheritedLoopWork(): void {
-  const { states, pipes } = inheritedLoopWork;
-  inheritedLoopWork = { states: [], pipes: [] };
+function releaseInheritedStates(): void {
+  const states = inheritedStates;
+  inheritedStates = [];
   for (const state of states) state.abandon();
-  for (const pipe of pipes) pipe.destroy();
 }
 
 const MAIN_PROCESS = Symbol('MainProcess');
@@ -799,6 +803,7 @@ export class Process<T = unknown> {
     cleanup();
     resultPipe ??= new ResultPipe(deliverRecord);
     const writeFd = resultPipe.writeFd;
+    rehearseChildPath();
     state.started = true;
     let pid: number;
     starting = true;
@@ -1003,7 +1008,22 @@ class ChildUnwind extends Error {
   }
 }
 
-function runChild(state: ProcessState, writeFd: number): never {
+// A child pays for every function it runs that its parent never ran: V8 compiles it there,
+// and the compile's writes are copy-on-write page faults (together ~0.1-0.3 ms per function,
+// more than the fork). So each start() first runs the child's path here, in the parent, where
+// every step returns at once; that also keeps V8 from flushing the compiled code as unused.
+const REHEARSAL = null;
+
+function rehearseChildPath(): void {
+  runChild(REHEARSAL, -1);
+  endChild(REHEARSAL, undefined, false);
+  sendResult(-1, REHEARSAL);
+  mainProcess.run();
+  process.removeAllListeners('posix-fork:rehearsal');
+}
+
+function runChild(state: ProcessState | typeof REHEARSAL, writeFd: number): never {
+  if (state === REHEARSAL) return undefined as never;
   // forgetParentState() already ran (inside fork()); now what is particular to a Process child.
   counter = 0;
   // The parent's 'exit' listeners are its cleanup (a pidfile, a temp dir), not the child's:
@@ -1026,7 +1046,7 @@ function runChild(state: ProcessState, writeFd: number): never {
     return endChild(state, error, true);
   }
   if (!thenable) return endChild(state, value, false);
-  releaseInheritedLoopWork();
+  if (inheritedStates.length > 0) releaseInheritedStates();
   // In a grandchild forked by this run(), these handlers are its parent's: they stay quiet.
   Promise.resolve(value).then(
     (resolved) => current === state && endChild(state, resolved, false),
@@ -1050,7 +1070,8 @@ function leaveParentCode(state: ProcessState): never {
   throw new ChildUnwind(state.name);
 }
 
-function endChild(state: ProcessState, value: unknown, failed: boolean): never {
+function endChild(state: ProcessState | typeof REHEARSAL, value: unknown, failed: boolean): never {
+  if (state === REHEARSAL) return undefined as never;
   let code = 0;
   const fd = resultFd as number; // set in every Process child
   if (failed) {
@@ -1066,16 +1087,23 @@ function endChild(state: ProcessState, value: unknown, failed: boolean): never {
       sendRecord(fd, KIND_ERROR, v8.serialize(errorRecord(error)));
     }
   }
+  // What process.exit(code) does, minus Node's internals a child would compile first: the
+  // child's own 'exit' listeners run (joining its own children), then _exit.
+  const exiting = process as unknown as { _exiting?: boolean };
   try {
-    process.exit(code); // 'exit' listeners run (joining this child's own children), then _exit
+    if (!exiting._exiting) {
+      exiting._exiting = true;
+      process.emit('exit', code);
+    }
   } catch (error) {
+    code = 1;
     try {
       writeSync(2, `${inspect(error)}\n`);
     } catch {
       // stderr is gone; the exit status still tells.
     }
   }
-  return _exit(code === 0 ? 1 : code);
+  return _exit(code);
 }
 
 function reportChildError(state: ProcessState, error: unknown): void {
