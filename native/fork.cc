@@ -90,8 +90,7 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "fork: this thread has no event loop").ThrowAsJavaScriptException();
     return Napi::Value();
   }
-  std::vector<MemoryRange> shared;
-  int err = ShareMemoryForFork(&shared);
+  int err = ShareMemoryForFork();
   if (err != 0) return ThrowErrno(env, err, "fork");
 
   pid_t pid = fork();
@@ -114,8 +113,10 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     MakeStdioPipesBlocking();
     return Napi::Number::New(env, 0);
   }
-  RestoreMemoryAfterFork(shared);
-  if (pid < 0) return ThrowErrno(env, fork_errno, "fork");
+  if (pid < 0) {
+    RestoreMemoryMarks();
+    return ThrowErrno(env, fork_errno, "fork");
+  }
   return Napi::Number::New(env, pid);
 }
 
@@ -227,6 +228,14 @@ static void StartDrainWatchIn(uv_loop_t* loop) {
   uv_prepare_start(&watch->handle, OnPrepare);
 }
 
+// restoreMemoryMarks(): puts back the marks that fork() took off (see platform.h); fork()
+// leaves that to the parent's next turn of the event loop.
+static Napi::Value RestoreMemoryMarksJs(const Napi::CallbackInfo& info) {
+  if (!CheckArity(info, 0, 0)) return Napi::Value();
+  RestoreMemoryMarks();
+  return info.Env().Undefined();
+}
+
 // forkGeneration() -> 0 in a process not made by fork(), 1 in its children, 2 in theirs, ...
 // State that belongs to one process compares it to find out that it was inherited.
 static Napi::Value ForkGeneration(const Napi::CallbackInfo& info) {
@@ -282,6 +291,8 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("inForkChild", Napi::Function::New(env, InForkChild, "inForkChild"));
   exports.Set("stopReadingInForkChildren",
               Napi::Function::New(env, StopReadingInForkChildren, "stopReadingInForkChildren"));
+  exports.Set("restoreMemoryMarks",
+              Napi::Function::New(env, RestoreMemoryMarksJs, "restoreMemoryMarks"));
   exports.Set("forkGeneration", Napi::Function::New(env, ForkGeneration, "forkGeneration"));
   exports.Set("exitRoutedToExit",
               Napi::Function::New(env, ExitRoutedToExit, "exitRoutedToExit"));

@@ -5,16 +5,12 @@
 
 namespace posixfork {
 
-struct MemoryRange {
-  uintptr_t start;
-  uintptr_t end;
-};
-
 // Node builds V8 so that its heap is madvise(MADV_DONTFORK) on Linux: a fork child would not
-// get it. Marks every such area copyable for the next fork() and returns the ones it changed,
-// so the parent can put the mark back (keeping child_process.spawn cheap). Returns 0 or errno.
-int ShareMemoryForFork(std::vector<MemoryRange>* changed);
-void RestoreMemoryAfterFork(const std::vector<MemoryRange>& changed);
+// get it. ShareMemoryForFork makes all memory copyable for the next fork() (returns 0 or
+// errno); RestoreMemoryMarks puts V8's marks back, which keeps child_process.spawn cheap. The
+// restore may come later (a burst of forks pays for it once); it does nothing if none is due.
+int ShareMemoryForFork();
+void RestoreMemoryMarks();
 
 // How ShareMemoryForFork kept its list of marked areas: full /proc/self/smaps scans,
 // /proc/self/maps checks, forks prepared from the cache alone, and new areas met without a

@@ -6,12 +6,9 @@
 
 namespace posixfork {
 
-int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
-  changed->clear();
-  return 0;
-}
+int ShareMemoryForFork() { return 0; }
 
-void RestoreMemoryAfterFork(const std::vector<MemoryRange>&) {}
+void RestoreMemoryMarks() {}
 
 MemoryScanStats GetMemoryScanStats() { return MemoryScanStats{0, 0, 0, 0}; }
 

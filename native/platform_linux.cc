@@ -12,6 +12,8 @@
 //    /proc/self/statm (~6 us) differs from the last reading, or a second has passed. An area
 //    exactly equal to a cached dc area is still V8's and is marked again after the fork; any
 //    other new area is "unknown" and stays copyable in the parent from then on.
+// The marks are put back once after a burst of forks (fork() leaves it to the next turn of the
+// event loop): ~30 madvise calls less per fork, and the next blanket call changes nothing.
 // An area is marked DONTFORK only if a scan saw the mark on it and it was seen unchanged
 // within the last second: marking memory that a spawn() child touches before exec would crash
 // that child.
@@ -39,8 +41,14 @@ struct KnownArea {
   bool dontfork;
 };
 
-std::vector<KnownArea> g_known;      // sorted by start
-std::vector<MemoryRange> g_io;       // VM_IO areas (madvise refuses them), sorted by start
+struct Range {
+  uintptr_t start;
+  uintptr_t end;
+};
+
+std::vector<KnownArea> g_known;  // sorted by start
+std::vector<Range> g_io;         // VM_IO areas (madvise refuses them), sorted by start
+bool g_restore_due = false;
 MemoryScanStats g_stats{0, 0, 0, 0};
 uint64_t g_last_full_scan_ms = 0;
 uint64_t g_last_refresh_ms = 0;
@@ -151,7 +159,7 @@ int FullScan() {
   int err = ReadWholeFile("/proc/self/smaps", &text);
   if (err != 0) return err;
   std::vector<KnownArea> known;
-  std::vector<MemoryRange> io;
+  std::vector<Range> io;
   bool current_anonymous = false;
   ForEachLine(text, [&](const char* line, const char* line_end) {
     uintptr_t start, end;
@@ -163,7 +171,7 @@ int FullScan() {
     }
     if (known.empty() || line_end - line < 8 || memcmp(line, "VmFlags:", 8) != 0) return;
     KnownArea& area = known.back();
-    if (HasFlag(line + 8, line_end, "io")) io.push_back(MemoryRange{area.start, area.end});
+    if (HasFlag(line + 8, line_end, "io")) io.push_back(Range{area.start, area.end});
     area.dontfork = HasFlag(line + 8, line_end, "dc");
     // Only anonymous areas come and go; file mappings are kept only when marked.
     if (!current_anonymous && !area.dontfork) known.pop_back();
@@ -223,17 +231,23 @@ bool RefreshFromMaps(int* err) {
 }
 
 // Brings the cache up to date when the address space may have changed since it was checked.
-int RefreshKnownAreas() {
+// `allow_full_scan`: false after a fork, when marks are already gone and smaps would not tell.
+int RefreshKnownAreas(bool allow_full_scan, bool* current) {
   unsigned long long size = 0;
   int err = ReadAddressSpaceSize(&size);
   if (err != 0) return err;
   uint64_t now = NowMs();
+  *current = true;
   if (!g_known.empty() && size == g_size_at_refresh && now - g_last_refresh_ms < kRefreshAfterMs) {
     g_stats.cache_hits++;
     return 0;
   }
   if (g_known.empty() || !RefreshFromMaps(&err)) {
     if (err != 0) return err;
+    if (!allow_full_scan) {
+      *current = false;
+      return 0;
+    }
     err = FullScan();
     if (err != 0) return err;
   }
@@ -254,7 +268,7 @@ int ShareEverything() {
                ? 0
                : errno;
   };
-  for (const MemoryRange& io : g_io) {
+  for (const Range& io : g_io) {
     int err = share(io.start);
     if (err != 0) return err;
     from = std::max(from, io.end);
@@ -264,9 +278,9 @@ int ShareEverything() {
 
 }  // namespace
 
-int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
-  changed->clear();
-  int err = RefreshKnownAreas();
+int ShareMemoryForFork() {
+  bool current;
+  int err = RefreshKnownAreas(true, &current);
   if (err != 0) return err;
   err = ShareEverything();
   if (err == EINVAL) {  // a new I/O mapping: learn where it is
@@ -274,15 +288,20 @@ int ShareMemoryForFork(std::vector<MemoryRange>* changed) {
     if (err == 0) err = ShareEverything();
   }
   if (err != 0) return err;
-  for (const KnownArea& area : g_known) {
-    if (area.dontfork) changed->push_back(MemoryRange{area.start, area.end});
-  }
+  g_restore_due = true;
   return 0;
 }
 
-void RestoreMemoryAfterFork(const std::vector<MemoryRange>& changed) {
-  for (const MemoryRange& range : changed) {
-    madvise(reinterpret_cast<void*>(range.start), range.end - range.start, MADV_DONTFORK);
+void RestoreMemoryMarks() {
+  if (!g_restore_due) return;
+  g_restore_due = false;
+  // Checked again: the layout may have changed since the fork. When it changed too much for
+  // /proc/self/maps to tell, the marks stay off until the next fork's scan.
+  bool current = false;
+  if (RefreshKnownAreas(false, &current) != 0 || !current) return;
+  for (const KnownArea& area : g_known) {
+    if (!area.dontfork) continue;
+    madvise(reinterpret_cast<void*>(area.start), area.end - area.start, MADV_DONTFORK);
   }
 }
 

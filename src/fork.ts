@@ -42,11 +42,27 @@ export function fork(): number {
     // Inline, and no iterator: code that only children run costs each child its first run.
     if (actions !== null) for (let i = 0; i < actions.length; i++) actions[i]();
   } else {
+    restoreMemoryMarksSoon();
     trackChild(pid);
     // After the fork: a warning is delivered on a later tick, which the child would inherit.
     warnUnlessForkSafe();
   }
   return pid;
+}
+
+let restoreScheduled = false;
+
+// The V8 heap's "not for child processes" marks (Linux) keep child_process.spawn cheap; put
+// back once the current burst of forks is over rather than after each one.
+function restoreMemoryMarksSoon(): void {
+  if (restoreScheduled) return;
+  restoreScheduled = true;
+  setImmediate(restoreMemoryMarks).unref();
+}
+
+function restoreMemoryMarks(): void {
+  restoreScheduled = false;
+  native.restoreMemoryMarks();
 }
 
 // Stream requests complete through the child's re-armed loop like any handle's I/O; they are

@@ -1014,12 +1014,16 @@ class ChildUnwind extends Error {
 // every step returns at once; that also keeps V8 from flushing the compiled code as unused.
 const REHEARSAL = null;
 
+const REHEARSAL_EVENT = 'posix-fork:rehearsal';
+const noop = (): void => undefined;
+
 function rehearseChildPath(): void {
   runChild(REHEARSAL, -1);
   endChild(REHEARSAL, undefined, false);
   sendResult(-1, REHEARSAL);
   mainProcess.run();
-  process.removeAllListeners('posix-fork:rehearsal');
+  // The child removes the parent's 'exit' listeners: the same path through Node's emitter.
+  process.on(REHEARSAL_EVENT, noop).removeAllListeners(REHEARSAL_EVENT);
 }
 
 function runChild(state: ProcessState | typeof REHEARSAL, writeFd: number): never {
