@@ -116,14 +116,14 @@ async function memoryOfIdleChildren(count: number) {
   for (let i = 0; i < count; i++) {
     const pid = fork();
     if (pid === 0) {
-      setInterval(() => undefined, 60000);
+      setTimeout(() => process.exit(0), 60000); // killed long before; a safety net
       // keep the bench's own timers and handles from running in the idle child
       return null;
     }
     forked.push(pid);
   }
   const idleScript = path.join(work, 'idle.js');
-  fs.writeFileSync(idleScript, 'setInterval(() => {}, 60000); process.send && process.send("up");\n');
+  fs.writeFileSync(idleScript, 'setTimeout(() => {}, 60000); process.send && process.send("up");\n');
   const cps: ChildProcess[] = [];
   await Promise.all(
     Array.from({ length: count }, () => {
@@ -141,13 +141,20 @@ async function memoryOfIdleChildren(count: number) {
   return { forkedPss, cpPss };
 }
 
+// Each measurement starts from a fresh parent, as Python's and C's do: the memory part runs in
+// a second process (the same script with --part memory), after the round trips here.
 async function main() {
-  // Memory first, from a freshly started parent, as the child_process.fork children are fresh.
-  const memory = await memoryOfIdleChildren(50);
-  if (memory === null) return; // an idle child: never reached, it is killed
+  if (process.argv.includes('--part')) {
+    const memory = await memoryOfIdleChildren(50);
+    if (memory === null) return; // an idle child: it is killed
+    process.stdout.write(`${JSON.stringify(memory)}\n`);
+    fs.rmSync(work, { recursive: true, force: true });
+    return;
+  }
   const rows: Array<[string, number | null]> = [];
   rows.push(['posix-fork: fork + _exit(0) + waitpid', posixForkRoundTrip(ROUNDS, 'exit')]);
   rows.push(['posix-fork: fork + process.exit(0) + waitpid', posixForkRoundTrip(ROUNDS, 'process.exit')]);
+  const stats = native.memoryScanStats();
   const emptyScript = path.join(work, 'empty.js');
   fs.writeFileSync(emptyScript, '');
   rows.push(['child_process.fork(empty.js) until exit', await childProcessRoundTrip(Math.min(ROUNDS, 30), () => cpFork(emptyScript, [], { stdio: 'ignore' }))]);
@@ -155,13 +162,17 @@ async function main() {
   rows.push(['python3: os.fork + os._exit + os.waitpid', pythonRoundTrip(ROUNDS)]);
   rows.push(['C: fork + _exit + waitpid', cRoundTrip(ROUNDS * 4)]);
   const ours = rows[0][1] as number;
-  console.log(`fork round trip, median of ${ROUNDS} (node ${process.version}, ${os.cpus().length} cores)`);
+  console.log(`fork round trip, median of ${ROUNDS} (node ${process.version} ${process.execArgv.join(' ')}, ${os.cpus().length} cores)`);
   for (const [name, ms] of rows) {
     if (ms === null) console.log(`  ${name.padEnd(48)} (not available)`);
     else console.log(`  ${name.padEnd(48)} ${ms.toFixed(3).padStart(8)} ms   ${(ms / ours).toFixed(2).padStart(7)} x posix-fork`);
   }
-  const stats = native.memoryScanStats();
   console.log(`  heap-area cache: ${stats.fullScans} full smaps scans, ${stats.mapsReads} maps reads, ${stats.cacheHits} cache hits, ${stats.unknownAreas} new areas`);
+  const part = spawnSync(process.execPath, [...process.execArgv, __filename, '--part', 'memory'], {
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  const memory = JSON.parse(part.stdout) as { forkedPss: number; cpPss: number };
   console.log('memory of 50 idle children (sum of PSS from /proc/<pid>/smaps_rollup)');
   console.log(`  posix-fork fork():        ${(memory.forkedPss / 1024).toFixed(1).padStart(8)} MB`);
   console.log(`  child_process.fork():     ${(memory.cpPss / 1024).toFixed(1).padStart(8)} MB`);

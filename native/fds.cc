@@ -1,6 +1,7 @@
 // File descriptors. Like Python (PEP 446), dup() and pipe() return close-on-exec
 // descriptors, while dup2() makes its target inheritable: it is meant for fds 0-2 before exec.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,10 +59,46 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// writeAll(fd, buffer, length) -> true once `length` bytes from the start of `buffer` are
+// written, false when the reader is gone (EPIPE). Waits while the pipe is full, even on a
+// non-blocking descriptor. Used by Process children for their result record (internal).
+static Napi::Value WriteAll(const Napi::CallbackInfo& info) {
+  int64_t fd, length;
+  if (!CheckArity(info, 3, 3) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                          "The \"buffer\" argument must be an instance of Buffer or Uint8Array");
+  }
+  Napi::Uint8Array buffer = info[1].As<Napi::Uint8Array>();
+  if (!IntArg(info, 2, "length", 0, static_cast<int64_t>(buffer.ByteLength()), &length)) {
+    return Napi::Value();
+  }
+  const uint8_t* data = buffer.Data();
+  size_t done = 0;
+  while (done < static_cast<size_t>(length)) {
+    ssize_t n = write(static_cast<int>(fd), data + done, static_cast<size_t>(length) - done);
+    if (n >= 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      pollfd waiting{static_cast<int>(fd), POLLOUT, 0};
+      poll(&waiting, 1, -1);
+      continue;
+    }
+    if (errno == EPIPE) return Napi::Boolean::New(info.Env(), false);
+    return ThrowErrno(info.Env(), errno, "write");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 void InitFds(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("writeAll", Napi::Function::New(env, WriteAll, "writeAll"));
 }
 
 }  // namespace posixfork

@@ -229,7 +229,7 @@ static void StartDrainWatchIn(uv_loop_t* loop) {
 }
 
 // restoreMemoryMarks(): puts back the marks that fork() took off (see platform.h); fork()
-// leaves that to the parent's next turn of the event loop.
+// leaves that to a timer that fires once forks pause.
 static Napi::Value RestoreMemoryMarksJs(const Napi::CallbackInfo& info) {
   if (!CheckArity(info, 0, 0)) return Napi::Value();
   RestoreMemoryMarks();

@@ -35,6 +35,8 @@ export interface NativeBinding {
   dup(fd: number): number;
   dup2(oldfd: number, newfd: number): number;
   pipe(): [number, number];
+  /** write(2) until `length` bytes of `buffer` are out (waits while the pipe is full); false on EPIPE. */
+  writeAll(fd: number, buffer: Uint8Array, length: number): boolean;
 
   execve(file: string, argv: string[], env: string[]): never;
 

@@ -242,20 +242,7 @@ for (const value of [undefined, null, true, 0.5, 'x']) encodeSmall(value, 0);
 
 /** Writes `data` (its first `length` bytes, or all with -1); false when the reader is gone. */
 function writeFully(fd: number, data: Buffer, length: number): boolean {
-  const end = length < 0 ? data.length : length;
-  let offset = 0;
-  while (offset < end) {
-    try {
-      offset += writeSync(fd, data, offset, end - offset);
-    } catch (error) {
-      if (errnoCode(error) === 'EAGAIN') {
-        sleepMs(1);
-        continue;
-      }
-      return false; // EPIPE: the parent is gone; nobody wants the result
-    }
-  }
-  return true;
+  return native.writeAll(fd, data, length < 0 ? data.length : length);
 }
 
 // One buffer for every synchronous read: each fork makes the parent's written pages copy-on-write.
@@ -290,7 +277,7 @@ class ResultPipe {
     // Paused mode: data stays in the stream until read(), so synchronous reads keep the order.
     this.socket.on('readable', () => this.pull());
     this.socket.on('error', () => undefined); // cannot happen while we hold the write end
-    writeSync(this.writeFd, smallRecord, 0, 0); // compiles the child's write path here, once
+    writeFully(this.writeFd, smallRecord, 0); // compiles the child's write path here, once
   }
 
   private pull(): void {

@@ -249,7 +249,7 @@ test("the parent's V8 MADV_DONTFORK marks are restored after a burst of forks", 
   const run = await runFixture('fork-memory.js');
   const [r] = json(run.stdout);
   expect(r.before).toBeGreaterThan(5);
-  expect(r.duringBurst).toBeLessThan(r.before); // off from the first fork to the next loop turn
+  expect(r.duringBurst).toBeLessThan(r.before); // off from the first fork until forks pause
   expect(r.spawned).toBe(7);
   // V8 may map or unmap a page in between; the marks must not be gone.
   expect(r.after).toBeGreaterThanOrEqual(r.before - 2);
