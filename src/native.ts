@@ -22,6 +22,8 @@ export interface NativeBinding {
   waitpid(pid: number, options?: number): [number, number] | null;
   wait(): [number, number];
   decodeStatus(status: number): DecodedStatus;
+  /** Some child has ended and is not reaped yet (waitid WNOWAIT: reaps nothing). */
+  childExited(): boolean;
   constants: { WNOHANG: number; WUNTRACED: number; WCONTINUED: number };
 
   getpid(): number;

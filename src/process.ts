@@ -922,8 +922,12 @@ export function activeChildren(): Process[] {
   return [...children].map((state) => state.owner);
 }
 
-/** Python's `_cleanup()`: reaps every finished child (run by start() and activeChildren()). */
+/**
+ * Python's `_cleanup()`: reaps every finished child (run by start() and activeChildren()).
+ * One waitid() first: while no child has ended, there is nothing to poll one by one.
+ */
 function cleanup(): void {
+  if (children.size === 0 || !native.childExited()) return;
   for (const state of [...children]) state.poll();
 }
 

@@ -60,6 +60,19 @@ describe('entry points', () => {
     });
   });
 
+  // A getter (what TypeScript makes of `export { x } from`) first called in a fork child, as in
+  // `pf._exit(0)`, is compiled in every child.
+  test('every CommonJS export is a plain value, not a getter', async () => {
+    const script = `
+      const api = require('posix-fork');
+      const getters = Object.keys(api).filter((k) => 'get' in Object.getOwnPropertyDescriptor(api, k));
+      console.log(JSON.stringify({ count: Object.keys(api).length, getters }));`;
+    const result = await runNode(['-e', script], { forkSafe: false });
+    const { count, getters } = JSON.parse(result.stdout);
+    expect(count).toBeGreaterThanOrEqual(40);
+    expect(getters).toEqual([]);
+  });
+
   test('import from "posix-fork" gives every CommonJS export, from the same instance', async () => {
     const script = `
       import * as namespace from 'posix-fork';
