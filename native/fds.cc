@@ -94,11 +94,33 @@ static Napi::Value WriteAll(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// readAvailable(fd, buffer) -> bytes read into `buffer` now, 0 at end of file, -1 when
+// nothing is there (EAGAIN on a non-blocking descriptor): no exception for the common empty
+// case. Used by Process for its result pipe (internal).
+static Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                          "The \"buffer\" argument must be an instance of Buffer or Uint8Array");
+  }
+  Napi::Uint8Array buffer = info[1].As<Napi::Uint8Array>();
+  ssize_t n;
+  do {
+    n = read(static_cast<int>(fd), buffer.Data(), buffer.ByteLength());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Napi::Number::New(info.Env(), -1);
+  if (n < 0) return ThrowErrno(info.Env(), errno, "read");
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
 void InitFds(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("writeAll", Napi::Function::New(env, WriteAll, "writeAll"));
+  exports.Set("readAvailable", Napi::Function::New(env, ReadAvailable, "readAvailable"));
 }
 
 }  // namespace posixfork

@@ -39,6 +39,8 @@ export interface NativeBinding {
   pipe(): [number, number];
   /** write(2) until `length` bytes of `buffer` are out (waits while the pipe is full); false on EPIPE. */
   writeAll(fd: number, buffer: Uint8Array, length: number): boolean;
+  /** read(2) of what is there now: bytes read, 0 at end of file, -1 when empty (EAGAIN). */
+  readAvailable(fd: number, buffer: Uint8Array): number;
 
   execve(file: string, argv: string[], env: string[]): never;
 

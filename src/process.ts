@@ -6,7 +6,7 @@
 // It is reaped by the next start() (_cleanup), by join/joinSync/isAlive/exitCode/
 // activeChildren, by anyone else (a Reaper, waitpid) through the children.ts subscription,
 // and at the parent's exit, where daemonic children are terminated and the others joined.
-import { closeSync, readSync, writeSync } from 'fs';
+import { closeSync, writeSync } from 'fs';
 import * as net from 'net';
 import { inspect } from 'util';
 import * as v8 from 'v8';
@@ -287,19 +287,14 @@ class ResultPipe {
 
   /**
    * Reads what is in the pipe now, without blocking, and delivers the complete records;
-   * stops early once `enough()` (reaching the empty pipe costs an EAGAIN exception).
+   * stops early once `enough()`.
    */
   drainSync(enough: () => boolean = () => false): void {
     if (this.socket.destroyed) return;
     this.pull();
     while (!enough()) {
-      let n: number;
-      try {
-        n = readSync(this.readFd, readBuffer, 0, readBuffer.length, null);
-      } catch {
-        return; // EAGAIN: the pipe is empty
-      }
-      if (n === 0) return;
+      const n = native.readAvailable(this.readFd, readBuffer);
+      if (n <= 0) return; // empty (or, never while we hold the write end, closed)
       this.feed(readBuffer.subarray(0, n));
     }
   }
@@ -1001,14 +996,21 @@ class ChildUnwind extends Error {
 
 // A child pays for every function it runs that its parent never ran: V8 compiles it there,
 // and the compile's writes are copy-on-write page faults (together ~0.1-0.3 ms per function,
-// more than the fork). So each start() first runs the child's path here, in the parent, where
-// every step returns at once; that also keeps V8 from flushing the compiled code as unused.
+// more than the fork). So start() first runs the child's path here, in the parent, where every
+// step returns at once (at most once a second, which also keeps V8 from flushing that code).
 const REHEARSAL = null;
 
 const REHEARSAL_EVENT = 'posix-fork:rehearsal';
 const noop = (): void => undefined;
 
+/** Once a second is enough to keep V8 from flushing the code (it waits for several GCs). */
+const REHEARSAL_EVERY_MS = 1000;
+let lastRehearsal = -Infinity;
+
 function rehearseChildPath(): void {
+  const now = Date.now();
+  if (now - lastRehearsal < REHEARSAL_EVERY_MS) return;
+  lastRehearsal = now;
   runChild(REHEARSAL, -1);
   endChild(REHEARSAL, undefined, false);
   sendResult(-1, REHEARSAL);
