@@ -134,7 +134,7 @@ async function main() {
     console.log(`${row.name.padEnd(width)}  ${row.median.toFixed(3).padStart(9)}  ${row.total.toFixed(1).padStart(9)}`);
   }
   console.log('');
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b >= 10 ? 1 : 2)}×`;
   console.log(`child_process.fork / Process (median): ${ratio(cp.median, ours.median)}  (goal ≥ 30×)`);
   console.log(`Process / bare fork round trip (median): ${ratio(ours.median, floor.median)}  (what Process adds)`);
   if (py) {
