@@ -141,6 +141,20 @@ bool FunctionArg(const Napi::CallbackInfo& info, size_t index, const char* name)
   return false;
 }
 
+bool BytesArg(const Napi::CallbackInfo& info, size_t index, const char* name,
+              Napi::Uint8Array* out) {
+  if (info[index].IsTypedArray() &&
+      info[index].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    *out = info[index].As<Napi::Uint8Array>();
+    return true;
+  }
+  ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                 std::string("The \"") + name +
+                     "\" argument must be an instance of Buffer or Uint8Array. " +
+                     Describe(info[index]));
+  return false;
+}
+
 bool StringArg(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out) {
   if (!info[index].IsString()) {
     ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",

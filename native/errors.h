@@ -23,6 +23,9 @@ bool IntArg(const Napi::CallbackInfo& info, size_t index, const char* name, int6
 bool OptionalIntArg(const Napi::CallbackInfo& info, size_t index, const char* name,
                     int64_t fallback, int64_t min, int64_t max, int64_t* out);
 bool FunctionArg(const Napi::CallbackInfo& info, size_t index, const char* name);
+// A Buffer or Uint8Array.
+bool BytesArg(const Napi::CallbackInfo& info, size_t index, const char* name,
+              Napi::Uint8Array* out);
 bool StringArg(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out);
 // An array of strings without NUL bytes (argv, environment).
 bool StringArrayArg(const Napi::CallbackInfo& info, size_t index, const char* name,

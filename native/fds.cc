@@ -64,14 +64,10 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
 // non-blocking descriptor. Used by Process children for their result record (internal).
 static Napi::Value WriteAll(const Napi::CallbackInfo& info) {
   int64_t fd, length;
-  if (!CheckArity(info, 3, 3) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
-  if (!info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    return ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                          "The \"buffer\" argument must be an instance of Buffer or Uint8Array");
-  }
-  Napi::Uint8Array buffer = info[1].As<Napi::Uint8Array>();
-  if (!IntArg(info, 2, "length", 0, static_cast<int64_t>(buffer.ByteLength()), &length)) {
+  Napi::Uint8Array buffer;
+  if (!CheckArity(info, 3, 3) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !BytesArg(info, 1, "buffer", &buffer) ||
+      !IntArg(info, 2, "length", 0, static_cast<int64_t>(buffer.ByteLength()), &length)) {
     return Napi::Value();
   }
   const uint8_t* data = buffer.Data();
@@ -99,13 +95,11 @@ static Napi::Value WriteAll(const Napi::CallbackInfo& info) {
 // case. Used by Process for its result pipe (internal).
 static Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
   int64_t fd;
-  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
-  if (!info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    return ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                          "The \"buffer\" argument must be an instance of Buffer or Uint8Array");
+  Napi::Uint8Array buffer;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !BytesArg(info, 1, "buffer", &buffer)) {
+    return Napi::Value();
   }
-  Napi::Uint8Array buffer = info[1].As<Napi::Uint8Array>();
   ssize_t n;
   do {
     n = read(static_cast<int>(fd), buffer.Data(), buffer.ByteLength());
