@@ -81,6 +81,50 @@ static Napi::Value StopReadingInForkChildren(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// V8's marks go back on the parent's memory once forks pause (see platform.h): a native timer,
+// re-armed by each fork, so that no JS runs for it, in the parent or in a child (which stops
+// the copy it inherits: run there, it would cost each child that reaches its event loop).
+constexpr uint64_t kRestoreMarksAfterMs = 50;
+
+struct RestoreTimer {
+  uv_timer_t handle;
+  napi_async_cleanup_hook_handle cleanup = nullptr;
+};
+
+static RestoreTimer* g_restore_timer = nullptr;
+
+static void OnRestoreTimer(uv_timer_t*) { RestoreMemoryMarks(); }
+
+static void OnRestoreTimerClosed(uv_handle_t* handle) {
+  RestoreTimer* timer = static_cast<RestoreTimer*>(handle->data);
+  napi_async_cleanup_hook_handle cleanup = timer->cleanup;
+  delete timer;
+  napi_remove_async_cleanup_hook(cleanup);
+}
+
+// The environment is going away: close the handle so that the loop can be closed.
+static void OnRestoreTimerEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
+  RestoreTimer* timer = static_cast<RestoreTimer*>(arg);
+  g_restore_timer = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer->handle), OnRestoreTimerClosed);
+}
+
+static void RestoreMarksWhenForksPause(napi_env env, uv_loop_t* loop) {
+  if (g_restore_timer == nullptr) {
+    RestoreTimer* timer = new RestoreTimer();
+    if (uv_timer_init(loop, &timer->handle) != 0) {
+      delete timer;
+      RestoreMemoryMarks();
+      return;
+    }
+    timer->handle.data = timer;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&timer->handle));
+    napi_add_async_cleanup_hook(env, OnRestoreTimerEnvCleanup, timer, &timer->cleanup);
+    g_restore_timer = timer;
+  }
+  uv_timer_start(&g_restore_timer->handle, OnRestoreTimer, kRestoreMarksAfterMs, 0);
+}
+
 // fork() -> 0 in the child, the child's pid in the parent.
 static Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -108,6 +152,7 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     // here, natively, spares the child most first-time JS work and its page faults.
     g_in_fork_child = true;
     g_fork_generation++;
+    if (g_restore_timer != nullptr) uv_timer_stop(&g_restore_timer->handle);
     uv_walk(loop, ReleaseParentsHandles, nullptr);
     StartDrainWatchIn(loop);
     MakeStdioPipesBlocking();
@@ -117,6 +162,7 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     RestoreMemoryMarks();
     return ThrowErrno(env, fork_errno, "fork");
   }
+  RestoreMarksWhenForksPause(env, loop);
   return Napi::Number::New(env, pid);
 }
 
@@ -228,14 +274,6 @@ static void StartDrainWatchIn(uv_loop_t* loop) {
   uv_prepare_start(&watch->handle, OnPrepare);
 }
 
-// restoreMemoryMarks(): puts back the marks that fork() took off (see platform.h); fork()
-// leaves that to a timer that fires once forks pause.
-static Napi::Value RestoreMemoryMarksJs(const Napi::CallbackInfo& info) {
-  if (!CheckArity(info, 0, 0)) return Napi::Value();
-  RestoreMemoryMarks();
-  return info.Env().Undefined();
-}
-
 // forkGeneration() -> 0 in a process not made by fork(), 1 in its children, 2 in theirs, ...
 // State that belongs to one process compares it to find out that it was inherited.
 static Napi::Value ForkGeneration(const Napi::CallbackInfo& info) {
@@ -291,8 +329,6 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("inForkChild", Napi::Function::New(env, InForkChild, "inForkChild"));
   exports.Set("stopReadingInForkChildren",
               Napi::Function::New(env, StopReadingInForkChildren, "stopReadingInForkChildren"));
-  exports.Set("restoreMemoryMarks",
-              Napi::Function::New(env, RestoreMemoryMarksJs, "restoreMemoryMarks"));
   exports.Set("forkGeneration", Napi::Function::New(env, ForkGeneration, "forkGeneration"));
   exports.Set("exitRoutedToExit",
               Napi::Function::New(env, ExitRoutedToExit, "exitRoutedToExit"));

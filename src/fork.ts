@@ -42,36 +42,11 @@ export function fork(): number {
     // Inline, and no iterator: code that only children run costs each child its first run.
     if (actions !== null) for (let i = 0; i < actions.length; i++) actions[i]();
   } else {
-    restoreMemoryMarksSoon();
     trackChild(pid);
     // After the fork: a warning is delivered on a later tick, which the child would inherit.
     warnUnlessForkSafe();
   }
   return pid;
-}
-
-/** How long forks must pause before V8's marks go back on the parent's memory. */
-const RESTORE_MARKS_AFTER_MS = 50;
-let restoreTimer: NodeJS.Timeout | null = null;
-let lastForkMs = 0;
-
-// The V8 heap's "not for child processes" marks (Linux) keep child_process.spawn cheap; they
-// go back once forks pause rather than after each one (each round costs ~30 madvise calls, and
-// the next fork's calls to take them off again). A spawn in between is correct, a bit slower.
-// Per fork only a timestamp: the timer is armed once and re-armed if forks went on.
-function restoreMemoryMarksSoon(): void {
-  lastForkMs = Date.now();
-  if (restoreTimer === null) restoreTimer = setTimeout(restoreWhenIdle, RESTORE_MARKS_AFTER_MS).unref();
-}
-
-function restoreWhenIdle(): void {
-  const idle = Date.now() - lastForkMs;
-  if (idle < RESTORE_MARKS_AFTER_MS) {
-    restoreTimer = setTimeout(restoreWhenIdle, RESTORE_MARKS_AFTER_MS - idle).unref();
-    return;
-  }
-  restoreTimer = null;
-  native.restoreMemoryMarks();
 }
 
 // Stream requests complete through the child's re-armed loop like any handle's I/O; they are

@@ -15,7 +15,6 @@ export interface NativeBinding {
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
   inForkChild(): boolean;
   forkGeneration(): number;
-  restoreMemoryMarks(): void;
   stopReadingInForkChildren(fd: number): void;
   exitRoutedToExit(reallyExit: (code: number) => never): (code: number) => never;
 
