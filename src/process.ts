@@ -610,7 +610,7 @@ function inheritsParentState(): boolean {
 }
 
 function forgetParentState(rehearsal = false): void {
-  if (rehearsal) return; // in the parent: compiled there and kept fresh (see rehearseChildPath)
+  if (rehearsal) return; // in the parent, by the onFork hook: compiled there, kept fresh
   // The pipe's descriptors stay open here (close-on-exec): closing them would cost every child
   // a first-time code path (~0.4 ms), and a Process child writes its record to the write end.
   resultPipe = null;
