@@ -26,8 +26,8 @@ static uv_loop_t* LoopOf(Napi::Env env) {
   return loop;
 }
 
-static bool g_in_fork_child = false;
 static double g_fork_generation = 0;  // how many fork()s of this library led to this process
+static bool InForkChild() { return g_fork_generation > 0; }
 static void StartDrainWatchIn(uv_loop_t* loop);
 
 // Node writes to a stdio pipe or socket asynchronously once it is full (always on macOS):
@@ -53,6 +53,11 @@ static void MakeStdioPipesBlocking() {
 //    would take the parent's data.
 static std::vector<int> g_parent_only_fds;
 
+static bool IsParentOnly(int fd) {
+  return std::find(g_parent_only_fds.begin(), g_parent_only_fds.end(), fd) !=
+         g_parent_only_fds.end();
+}
+
 static void ReleaseParentsHandles(uv_handle_t* handle, void*) {
   if (handle->type == UV_SIGNAL) {
     uv_signal_t* signal = reinterpret_cast<uv_signal_t*>(handle);
@@ -61,9 +66,7 @@ static void ReleaseParentsHandles(uv_handle_t* handle, void*) {
     uv_unref(handle);
   } else if (handle->type == UV_NAMED_PIPE || handle->type == UV_TCP) {
     uv_os_fd_t fd;
-    if (uv_fileno(handle, &fd) == 0 &&
-        std::find(g_parent_only_fds.begin(), g_parent_only_fds.end(), fd) !=
-            g_parent_only_fds.end()) {
+    if (uv_fileno(handle, &fd) == 0 && IsParentOnly(fd)) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(handle));
     }
   }
@@ -74,10 +77,7 @@ static void ReleaseParentsHandles(uv_handle_t* handle, void*) {
 static Napi::Value StopReadingInForkChildren(const Napi::CallbackInfo& info) {
   int64_t fd;
   if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT32_MAX, &fd)) return Napi::Value();
-  if (std::find(g_parent_only_fds.begin(), g_parent_only_fds.end(), fd) ==
-      g_parent_only_fds.end()) {
-    g_parent_only_fds.push_back(static_cast<int>(fd));
-  }
+  if (!IsParentOnly(static_cast<int>(fd))) g_parent_only_fds.push_back(static_cast<int>(fd));
   return info.Env().Undefined();
 }
 
@@ -150,7 +150,6 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     }
     // The rest of the child's set-up was prepared by the parent (prepareDrainWatch): doing it
     // here, natively, spares the child most first-time JS work and its page faults.
-    g_in_fork_child = true;
     g_fork_generation++;
     if (g_restore_timer != nullptr) uv_timer_stop(&g_restore_timer->handle);
     uv_walk(loop, ReleaseParentsHandles, nullptr);
@@ -285,7 +284,7 @@ static Napi::Value ForkGeneration(const Napi::CallbackInfo& info) {
 // there, and in a fork child they must end in _exit (Node's teardown waits for threads the
 // child does not have). Native, so that a child's process.exit() compiles no JS of ours.
 static Napi::Value RoutedExit(const Napi::CallbackInfo& info) {
-  if (g_in_fork_child) {
+  if (InForkChild()) {
     int code = 1;
     if (info.Length() > 0 && info[0].IsNumber()) {
       // As `code & 0xff` in JS for an integer; anything else is a failure.
@@ -310,12 +309,6 @@ static Napi::Value ExitRoutedToExit(const Napi::CallbackInfo& info) {
   return Napi::Function::New(info.Env(), RoutedExit, "reallyExit", original);
 }
 
-// inForkChild() -> true in a process made by this library's fork().
-static Napi::Value InForkChild(const Napi::CallbackInfo& info) {
-  if (!CheckArity(info, 0, 0)) return Napi::Value();
-  return Napi::Boolean::New(info.Env(), g_in_fork_child);
-}
-
 void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
   exports.Set("_exit", Napi::Function::New(env, Exit, "_exit"));
@@ -326,7 +319,6 @@ void InitFork(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
   exports.Set("prepareDrainWatch",
               Napi::Function::New(env, PrepareDrainWatch, "prepareDrainWatch"));
-  exports.Set("inForkChild", Napi::Function::New(env, InForkChild, "inForkChild"));
   exports.Set("stopReadingInForkChildren",
               Napi::Function::New(env, StopReadingInForkChildren, "stopReadingInForkChildren"));
   exports.Set("forkGeneration", Napi::Function::New(env, ForkGeneration, "forkGeneration"));

@@ -12,9 +12,9 @@ namespace posixfork {
 int ShareMemoryForFork();
 void RestoreMemoryMarks();
 
-// How ShareMemoryForFork kept its list of marked areas: full /proc/self/smaps scans,
-// /proc/self/maps checks, forks prepared from the cache alone, and new areas met without a
-// scan, left unmarked (see platform_linux.cc).
+// How the list of marked areas was kept: full /proc/self/smaps scans, /proc/self/maps checks,
+// checks (before a fork, or before the marks go back) answered by the cache alone, and new
+// areas met without a scan, left unmarked (see platform_linux.cc).
 struct MemoryScanStats {
   uint64_t full_scans;
   uint64_t maps_reads;

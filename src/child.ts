@@ -123,7 +123,7 @@ function raiseUncaught(error: unknown): void {
 // code prints it and exits, a path that hangs or crashes in a fork child. So in a child this
 // monitor finishes the job as Node would: the later monitors, 'exit' with code 1, the report.
 function endOnFatalException(error: unknown, origin: string): void {
-  if (!native.inForkChild()) return;
+  if (native.forkGeneration() === 0) return; // not a fork child
   if (process.listenerCount('uncaughtException') > 0) return;
   if (process.hasUncaughtExceptionCaptureCallback()) return;
   const monitors = process.listeners('uncaughtExceptionMonitor');

@@ -13,7 +13,7 @@ export interface NativeBinding {
   memoryScanStats(): { fullScans: number; mapsReads: number; cacheHits: number; unknownAreas: number };
   setChildSubreaper(on: boolean): void;
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
-  inForkChild(): boolean;
+  /** 0 in a process not made by fork(), 1 in its children, 2 in theirs… */
   forkGeneration(): number;
   stopReadingInForkChildren(fd: number): void;
   exitRoutedToExit(reallyExit: (code: number) => never): (code: number) => never;

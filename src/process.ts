@@ -208,14 +208,15 @@ function sendResult(fd: number, value: unknown): void {
   if (fd < 0) return; // the parent's rehearsal (rehearseChildPath)
   const length = encodeSmall(value, process.pid);
   if (length < 0) sendRecord(fd, KIND_RESULT, v8.serialize(value));
-  else writeFully(fd, smallRecord, length);
+  else native.writeAll(fd, smallRecord, length);
 }
 
 /** Child side: the whole record, chunk by chunk, each chunk one atomic write(). */
 function sendRecord(fd: number, kind: number, payload: Buffer): void {
   const out = chunked(kind, payload);
   for (let at = 0; at < out.length; at += PIPE_BUF) {
-    if (!writeFully(fd, out.subarray(at, Math.min(at + PIPE_BUF, out.length)), -1)) return;
+    const chunk = out.subarray(at, Math.min(at + PIPE_BUF, out.length));
+    if (!native.writeAll(fd, chunk, chunk.length)) return; // EPIPE: nobody wants the result
   }
 }
 
@@ -239,11 +240,6 @@ function chunked(kind: number, payload: Buffer): Buffer {
 // time costs it copy-on-write page faults (V8 compiles lazily, on first call).
 chunked(KIND_RESULT, v8.serialize(undefined));
 for (const value of [undefined, null, true, 0.5, 'x']) encodeSmall(value, 0);
-
-/** Writes `data` (its first `length` bytes, or all with -1); false when the reader is gone. */
-function writeFully(fd: number, data: Buffer, length: number): boolean {
-  return native.writeAll(fd, data, length < 0 ? data.length : length);
-}
 
 // One buffer for every synchronous read: each fork makes the parent's written pages copy-on-write.
 const readBuffer = Buffer.allocUnsafe(65536);
@@ -277,7 +273,6 @@ class ResultPipe {
     // Paused mode: data stays in the stream until read(), so synchronous reads keep the order.
     this.socket.on('readable', () => this.pull());
     this.socket.on('error', () => undefined); // cannot happen while we hold the write end
-    writeFully(this.writeFd, smallRecord, 0); // compiles the child's write path here, once
   }
 
   private pull(): void {
