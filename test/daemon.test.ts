@@ -512,6 +512,9 @@ describeLinux.each(strategies)('pidfile, %s', (_label, forkSafe) => {
     expect(codes[0]).toBe(0);
     expect(codes[1]).not.toBe(0);
     const pid = readPid(pidFile);
+    // The launcher returns once the daemon has written the pidfile; the fixture appends to its
+    // registry and then writes the report after daemonize() returns in the daemon.
+    await waitForReport();
     const started = ['a-registry', 'b-registry']
       .map((name) => path.join(tmp, name))
       .filter((file) => fs.existsSync(file))
