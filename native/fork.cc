@@ -82,9 +82,15 @@ static Napi::Value StopReadingInForkChildren(const Napi::CallbackInfo& info) {
 }
 
 // V8's marks go back on the parent's memory once forks pause (see platform.h): a native timer,
-// re-armed by each fork, so that no JS runs for it, in the parent or in a child (which stops
-// the copy it inherits: run there, it would cost each child that reaches its event loop).
+// so that no JS runs for it, in the parent or in a child (which stops the copy it inherits:
+// run there, it would cost each child that reaches its event loop). A fork only notes its
+// time; the timer, started by the first fork of a burst, waits until the latest one is
+// kRestoreMarksAfterMs old (restarting it on each fork wrote to the loop's timer heap, pages
+// that each fork had just made copy-on-write).
 constexpr uint64_t kRestoreMarksAfterMs = 50;
+static uint64_t g_last_fork_ms = 0;
+
+static uint64_t NowMs() { return uv_hrtime() / 1000000; }
 
 struct RestoreTimer {
   uv_timer_t handle;
@@ -93,7 +99,14 @@ struct RestoreTimer {
 
 static RestoreTimer* g_restore_timer = nullptr;
 
-static void OnRestoreTimer(uv_timer_t*) { RestoreMemoryMarks(); }
+static void OnRestoreTimer(uv_timer_t* handle) {
+  uint64_t since = NowMs() - g_last_fork_ms;
+  if (since < kRestoreMarksAfterMs) {
+    uv_timer_start(handle, OnRestoreTimer, kRestoreMarksAfterMs - since, 0);
+    return;
+  }
+  RestoreMemoryMarks();
+}
 
 static void OnRestoreTimerClosed(uv_handle_t* handle) {
   RestoreTimer* timer = static_cast<RestoreTimer*>(handle->data);
@@ -122,7 +135,11 @@ static void RestoreMarksWhenForksPause(napi_env env, uv_loop_t* loop) {
     napi_add_async_cleanup_hook(env, OnRestoreTimerEnvCleanup, timer, &timer->cleanup);
     g_restore_timer = timer;
   }
-  uv_timer_start(&g_restore_timer->handle, OnRestoreTimer, kRestoreMarksAfterMs, 0);
+  g_last_fork_ms = NowMs();
+  uv_timer_t* handle = &g_restore_timer->handle;
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(handle))) {
+    uv_timer_start(handle, OnRestoreTimer, kRestoreMarksAfterMs, 0);
+  }
 }
 
 // fork() -> 0 in the child, the child's pid in the parent.
@@ -324,6 +341,9 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("forkGeneration", Napi::Function::New(env, ForkGeneration, "forkGeneration"));
   exports.Set("exitRoutedToExit",
               Napi::Function::New(env, ExitRoutedToExit, "exitRoutedToExit"));
+  // Node runs its main thread on libuv's default loop and each worker thread on a loop of its
+  // own. Known here, the library need not load worker_threads (~0.4 MB that every fork copies).
+  exports.Set("onMainThread", Napi::Boolean::New(env, LoopOf(env) == uv_default_loop()));
 }
 
 }  // namespace posixfork

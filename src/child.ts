@@ -7,9 +7,11 @@
 // (childActions()), and in the common case the child runs none of this module's JS at all.
 import { writeSync } from 'fs';
 import { inspect } from 'util';
-import { setFlagsFromString } from 'v8';
 import { isForkSafe } from './forksafe';
+import { lazy } from './lazy';
 import { native } from './native';
+
+const v8 = lazy(() => require('v8') as typeof import('v8'));
 
 interface ExitingProcess {
   _exiting?: boolean;
@@ -19,13 +21,11 @@ const proc = process as unknown as NodeJS.Process & ExitingProcess;
 
 let prepared = false;
 let backgroundWorkStopped = false;
+const forkSafe = isForkSafe();
 
-/**
- * Runs in the parent before its first fork(). Everything a child needs is installed here,
- * once, and acts only in a fork child.
- */
-export function prepareChildRuntime(): void {
-  if (prepared) return;
+// Runs in the parent before its first fork(). Everything a child needs is installed here,
+// once, and acts only in a fork child.
+function prepareChildRuntime(): void {
   prepared = true;
   // Created lazily by Node; creating them here once spares every child that work.
   void process.stdout;
@@ -56,15 +56,24 @@ export function onFork(prepare: () => ChildAction | undefined): () => void {
 }
 
 /**
- * In the parent, before fork(): what the child will have to do right after fork() returns
- * there, or null for nothing. Safe in a grandchild.
+ * In the parent, before fork(): prepares the child runtime (at the first fork) and says what
+ * the child will have to do right after fork() returns there, or null for nothing. Safe in a
+ * grandchild. Each function a parent runs between two forks costs it a page fault (V8 counts
+ * calls in the function's feedback, on a page the fork made copy-on-write), so the common case
+ * calls none.
  */
 export function childActions(): ChildAction[] | null {
+  if (!prepared) prepareChildRuntime();
   let actions: ChildAction[] | null = null;
-  if (!isForkSafe() && !backgroundWorkStopped) (actions ??= []).push(stopBackgroundWork);
-  for (const prepare of forkHooks) {
-    const action = prepare();
-    if (action !== undefined) (actions ??= []).push(action);
+  if (!forkSafe && !backgroundWorkStopped) {
+    v8(); // loaded here: a module loaded in the child would be compiled in every child
+    (actions ??= []).push(stopBackgroundWork);
+  }
+  if (forkHooks.size !== 0) {
+    for (const prepare of forkHooks) {
+      const action = prepare();
+      if (action !== undefined) (actions ??= []).push(action);
+    }
   }
   return actions;
 }
@@ -86,7 +95,7 @@ const CHILD_V8_FLAGS = [
 
 function stopBackgroundWork(): void {
   backgroundWorkStopped = true;
-  for (const flag of CHILD_V8_FLAGS) setFlagsFromString(flag);
+  for (const flag of CHILD_V8_FLAGS) v8().setFlagsFromString(flag);
 }
 
 function exitNow(code: number): never {

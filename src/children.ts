@@ -1,7 +1,7 @@
 // The children this library forked, and the final statuses of the ones already reaped, so a
 // status is never lost whoever reaps the child: waitpid(), reapChildren(), a Reaper, Process.
 import { native } from './native';
-import { WaitStatus, isFinal } from './status';
+import { WaitStatus, decodeWaitStatus } from './status';
 
 // A fork child inherits these, but the parent's children are not its own. Rather than clear
 // them in every child (work each child would pay for), they are cleared when a process first
@@ -14,20 +14,26 @@ const foreignSubscribers = new Set<(status: WaitStatus) => void>();
 export const UNCLAIMED_STATUS_LIMIT = 4096;
 // Final statuses of own children, kept until claimStatus() takes them (waitFor() called after
 // someone else reaped the child). A Map iterates in insertion order: the first key is oldest.
-const unclaimed = new Map<number, WaitStatus>();
+// It keeps the raw status word: a small integer, where an object would be one more thing for
+// the garbage collector to track between forks.
+const unclaimed = new Map<number, number>();
 let ownerGeneration = native.forkGeneration();
 
+// Written out in trackChild() and recordStatus(), which run between two forks of a fork/wait
+// loop: each function called there costs the parent a page fault.
 function own(): void {
-  const generation = native.forkGeneration();
-  if (generation === ownerGeneration) return;
-  ownerGeneration = generation;
+  if (native.forkGeneration() !== ownerGeneration) forgetInheritedChildren();
+}
+
+function forgetInheritedChildren(): void {
+  ownerGeneration = native.forkGeneration();
   running.clear();
   unclaimed.clear();
 }
 
 /** Called in the parent right after fork(). */
 export function trackChild(pid: number): void {
-  own();
+  if (native.forkGeneration() !== ownerGeneration) forgetInheritedChildren();
   running.add(pid);
   unclaimed.delete(pid); // a status left over from an earlier child with the same pid
 }
@@ -46,17 +52,18 @@ export function ownChildren(): number[] {
 
 /** Every reaping path reports here; a final status of an own child is passed on once. */
 export function recordStatus(status: WaitStatus): void {
-  if (!isFinal(status)) return;
-  own();
+  if (status.exitCode === null && status.signalNumber === null) return; // stopped or continued
+  if (native.forkGeneration() !== ownerGeneration) forgetInheritedChildren();
   if (!running.delete(status.pid)) {
-    notifyAll(foreignSubscribers, status);
+    if (foreignSubscribers.size !== 0) notifyAll(foreignSubscribers, status);
     return;
   }
-  unclaimed.set(status.pid, status);
+  unclaimed.set(status.pid, status.status);
   if (unclaimed.size > UNCLAIMED_STATUS_LIMIT) {
     unclaimed.delete(unclaimed.keys().next().value as number);
   }
-  notifyAll(subscribers, status);
+  // Only when someone listens: each function run between two forks costs a page fault.
+  if (subscribers.size !== 0) notifyAll(subscribers, status);
 }
 
 // Every subscriber gets the status even when one throws; the first error is rethrown after.
@@ -95,8 +102,9 @@ export function onForeignChildReaped(subscriber: (status: WaitStatus) => void): 
 export function claimStatus(pid: number): WaitStatus | undefined {
   own();
   const status = unclaimed.get(pid);
+  if (status === undefined) return undefined;
   unclaimed.delete(pid);
-  return status;
+  return decodeWaitStatus(pid, status);
 }
 
 /** Drops `pid` from the running set without a status (it was reaped outside this library). */

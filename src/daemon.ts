@@ -17,12 +17,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { isatty } from 'tty';
 import { inspect } from 'util';
-import { isMainThread } from 'worker_threads';
 import { onFork } from './child';
 import { fork } from './fork';
 import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
+import { lazy } from './lazy';
 import { native } from './native';
 import {
   HeldPidFile,
@@ -32,6 +31,8 @@ import {
   writePid,
 } from './pidfile';
 import { _exit, setsid, umask as setUmask, waitpid } from './posix';
+
+const tty = lazy(() => require('tty') as typeof import('tty'));
 
 /** Options of daemonize(). Paths are resolved against the launcher's working directory. */
 export interface DaemonizeOptions {
@@ -182,7 +183,7 @@ export function daemonize(options?: DaemonizeOptions): Daemon {
       code: 'ERR_ALREADY_DAEMONIZED',
     });
   }
-  if (!isMainThread) {
+  if (!native.onMainThread) {
     throw Object.assign(new Error('daemonize() is only supported on the main thread'), {
       code: 'ERR_DAEMONIZE_IN_WORKER',
     });
@@ -995,7 +996,7 @@ function retargetStdioHandles(
     if (fd <= 2 || keep.has(fd) || handled.has(fd) || fd === devNull) continue;
     let terminal = false;
     try {
-      terminal = isatty(fd);
+      terminal = tty().isatty(fd);
     } catch {
       terminal = false;
     }

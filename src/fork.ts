@@ -1,8 +1,7 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
-import { isMainThread } from 'worker_threads';
-import { childActions, prepareChildRuntime } from './child';
+import { childActions } from './child';
 import { trackChild } from './children';
-import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
+import { FORK_SAFE_FLAGS, REQUIRED_FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';
 
 /** Requests that run on libuv's threadpool: the child would wait for them forever. */
@@ -14,6 +13,7 @@ const THREADPOOL_REQUESTS = new Set([
 ]);
 
 let warned = false;
+const forkSafe = isForkSafe();
 
 /**
  * fork(2), Python `os.fork`: returns 0 in the child and the child's pid in the parent.
@@ -29,13 +29,14 @@ export function fork(): number {
     (error as NodeJS.ErrnoException).code = 'ERR_TOO_MANY_ARGS';
     throw error;
   }
-  if (!isMainThread) {
+  if (!native.onMainThread) {
     throw Object.assign(new Error('fork() is only supported on the main thread'), {
       code: 'ERR_FORK_IN_WORKER',
     });
   }
-  refuseInFlightThreadpoolWork();
-  prepareChildRuntime();
+  // Helpers only when needed: each function run between two forks costs a page fault.
+  const active = native.activeRequestCount();
+  if (active !== 0) refuseInFlightThreadpoolWork(active);
   const actions = childActions();
   const pid = native.fork();
   if (pid === 0) {
@@ -44,7 +45,7 @@ export function fork(): number {
   } else {
     trackChild(pid);
     // After the fork: a warning is delivered on a later tick, which the child would inherit.
-    warnUnlessForkSafe();
+    if (!forkSafe && !warned) warnNotForkSafe();
   }
   return pid;
 }
@@ -59,11 +60,9 @@ const STREAM_REQUESTS = new Set([
   'SendWrap',
 ]);
 
-function refuseInFlightThreadpoolWork(): void {
+function refuseInFlightThreadpoolWork(active: number): void {
   // libuv's count is the authority (a request whose callback is running has already left it);
   // the JS request objects only name what is pending. crypto and zlib jobs have no JS object.
-  const active = native.activeRequestCount();
-  if (active === 0) return;
   const requests = activeRequestNames();
   const inFlight = active - requests.filter((name) => STREAM_REQUESTS.has(name)).length;
   if (inFlight <= 0) return;
@@ -89,11 +88,10 @@ function activeRequestNames(): string[] {
   return process.getActiveResourcesInfo().filter((name) => known.has(name));
 }
 
-function warnUnlessForkSafe(): void {
-  if (warned || isForkSafe()) return;
+function warnNotForkSafe(): void {
   warned = true;
   process.emitWarning(
-    `fork() in a Node process not started with ${FORK_SAFE_FLAGS.join(' ')} may deadlock ` +
+    `fork() in a Node process not started with ${REQUIRED_FORK_SAFE_FLAGS.join(' ')} may deadlock ` +
       'the child: V8 background threads do not exist there.',
     {
       code: 'POSIX_FORK_UNSAFE',

@@ -17,6 +17,8 @@ export interface NativeBinding {
   forkGeneration(): number;
   stopReadingInForkChildren(fd: number): void;
   exitRoutedToExit(reallyExit: (code: number) => never): (code: number) => never;
+  /** Whether this copy of the addon was loaded on Node's main thread (not a worker thread). */
+  onMainThread: boolean;
 
   waitpid(pid: number, options?: number): [number, number] | null;
   wait(): [number, number];

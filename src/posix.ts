@@ -24,8 +24,13 @@ function reported(raw: [number, number]): WaitStatus {
  * when no child changed state. Retries on EINTR; throws ECHILD when there is no such child.
  */
 export function waitpid(pid: number, options?: number): WaitStatus | null {
-  const raw = forward(native.waitpid, arguments);
-  return raw === null ? null : reported(raw);
+  // forward() and reported() written out: a fork/waitpid loop runs this between two forks,
+  // where each function called costs the parent a page fault.
+  const raw = Reflect.apply(native.waitpid, undefined, arguments) as [number, number] | null;
+  if (raw === null) return null;
+  const status = decodeWaitStatus(raw[0], raw[1]);
+  recordStatus(status);
+  return status;
 }
 
 /** wait(2), Python `os.wait`: blocks until any child ends. Throws ECHILD when there is none. */

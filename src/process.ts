@@ -7,15 +7,18 @@
 // activeChildren, by anyone else (a Reaper, waitpid) through the children.ts subscription,
 // and at the parent's exit, where daemonic children are terminated and the others joined.
 import { closeSync, writeSync } from 'fs';
-import * as net from 'net';
+import type { Socket } from 'net';
 import { inspect } from 'util';
-import * as v8 from 'v8';
 import { onFork } from './child';
 import { native } from './native';
 import { claimStatus, onChildReaped } from './children';
 import { fork } from './fork';
+import { lazy } from './lazy';
 import { WNOHANG, _exit, pipe, waitpid } from './posix';
 import { WaitStatus } from './status';
+
+const net = lazy(() => require('net') as typeof import('net'));
+const v8 = lazy(() => require('v8') as typeof import('v8'));
 
 // ---------------------------------------------------------------------------------------
 // Public types
@@ -207,7 +210,7 @@ function decodeSmall(kind: number, payload: Buffer): unknown {
 function sendResult(fd: number, value: unknown): void {
   if (fd < 0) return; // the parent's rehearsal (rehearseChildPath)
   const length = encodeSmall(value, process.pid);
-  if (length < 0) sendRecord(fd, KIND_RESULT, v8.serialize(value));
+  if (length < 0) sendRecord(fd, KIND_RESULT, v8().serialize(value));
   else native.writeAll(fd, smallRecord, length);
 }
 
@@ -236,11 +239,6 @@ function chunked(kind: number, payload: Buffer): Buffer {
   return out;
 }
 
-// Compiled here, in the parent, instead of in every child: code a child runs for the first
-// time costs it copy-on-write page faults (V8 compiles lazily, on first call).
-chunked(KIND_RESULT, v8.serialize(undefined));
-for (const value of [undefined, null, true, 0.5, 'x']) encodeSmall(value, 0);
-
 // One buffer for every synchronous read: each fork makes the parent's written pages copy-on-write.
 const readBuffer = Buffer.allocUnsafe(65536);
 
@@ -253,7 +251,7 @@ const readBuffer = Buffer.allocUnsafe(65536);
 class ResultPipe {
   readonly readFd: number;
   readonly writeFd: number;
-  private readonly socket: net.Socket;
+  private readonly socket: Socket;
   private leftover: Buffer | null = null;
   private readonly partial = new Map<number, Buffer[]>();
   /** Bytes received so far (joinSync keeps its polls short while data flows). */
@@ -262,7 +260,7 @@ class ResultPipe {
   constructor(private readonly deliver: (pid: number, record: ResultRecord) => void) {
     [this.readFd, this.writeFd] = pipe();
     try {
-      this.socket = new net.Socket({ fd: this.readFd, readable: true, writable: false });
+      this.socket = new (net().Socket)({ fd: this.readFd, readable: true, writable: false });
     } catch (error) {
       closeQuietly(this.readFd);
       closeQuietly(this.writeFd);
@@ -484,8 +482,8 @@ class ProcessState {
 
   private decode(record: ResultRecord): void {
     try {
-      if (record.kind === KIND_RESULT) this.result = v8.deserialize(record.payload);
-      else if (record.kind === KIND_ERROR) this.error = rebuildError(v8.deserialize(record.payload) as ErrorRecord);
+      if (record.kind === KIND_RESULT) this.result = v8().deserialize(record.payload);
+      else if (record.kind === KIND_ERROR) this.error = rebuildError(v8().deserialize(record.payload) as ErrorRecord);
       else this.result = decodeSmall(record.kind, record.payload);
     } catch (error) {
       this.error = error instanceof Error ? error : new Error(String(error));
@@ -996,6 +994,7 @@ class ChildUnwind extends Error {
 const REHEARSAL = null;
 
 const REHEARSAL_EVENT = 'posix-fork:rehearsal';
+const SMALL_RESULTS = [undefined, null, true, 0.5, 'x'];
 const noop = (): void => undefined;
 
 /** Once a second is enough to keep V8 from flushing the code (it waits for several GCs). */
@@ -1006,6 +1005,9 @@ function rehearseChildPath(): void {
   const now = Date.now();
   if (now - lastRehearsal < REHEARSAL_EVERY_MS) return;
   lastRehearsal = now;
+  // The record's encoders, which sendResult() skips for the rehearsal.
+  chunked(KIND_RESULT, v8().serialize(undefined));
+  for (const value of SMALL_RESULTS) encodeSmall(value, 0);
   runChild(REHEARSAL, -1);
   endChild(REHEARSAL, undefined, false);
   sendResult(-1, REHEARSAL);
@@ -1069,14 +1071,14 @@ function endChild(state: ProcessState | typeof REHEARSAL, value: unknown, failed
   if (failed) {
     code = 1;
     reportChildError(state, value);
-    sendRecord(fd, KIND_ERROR, v8.serialize(errorRecord(value)));
+    sendRecord(fd, KIND_ERROR, v8().serialize(errorRecord(value)));
   } else {
     try {
       sendResult(fd, value);
     } catch (error) {
       code = 1; // v8.serialize cannot copy it (a function, a symbol…): the child failed to answer
       reportChildError(state, error);
-      sendRecord(fd, KIND_ERROR, v8.serialize(errorRecord(error)));
+      sendRecord(fd, KIND_ERROR, v8().serialize(errorRecord(error)));
     }
   }
   // What process.exit(code) does, minus Node's internals a child would compile first: the

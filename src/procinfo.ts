@@ -1,9 +1,11 @@
 // The state of any process as `ps` shows it (R, S, Z, …), with its parent, process group,
 // session and terminal: how the examples and tests see zombies and orphans.
 // Linux reads /proc/<pid>/stat; macOS asks ps(1).
-import { execFileSync } from 'child_process';
 import { readFileSync, readlinkSync } from 'fs';
+import { lazy } from './lazy';
 import { native } from './native';
+
+const childProcess = lazy(() => require('child_process') as typeof import('child_process'));
 
 export interface ProcessInfo {
   pid: number;
@@ -122,7 +124,7 @@ function linuxTtyName(ttyNr: number): string | null {
 function psInfo(pid: number): ProcessInfo | null {
   let line: string;
   try {
-    line = execFileSync('/bin/ps', ['-o', 'ppid=,pgid=,tty=,stat=,comm=', '-p', String(pid)], {
+    line = childProcess().execFileSync('/bin/ps', ['-o', 'ppid=,pgid=,tty=,stat=,comm=', '-p', String(pid)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();

@@ -47,11 +47,6 @@ export function decodeWaitStatus(pid: number, status: number): WaitStatus {
   };
 }
 
-/** True when the status reports the end of the child (exit or death by signal). */
-export function isFinal(status: WaitStatus): boolean {
-  return status.exitCode !== null || status.signalNumber !== null;
-}
-
 /** C `WIFEXITED(status)`, Python `os.WIFEXITED`. */
 export function WIFEXITED(status: number): boolean {
   return forward(native.decodeStatus, arguments)[0];

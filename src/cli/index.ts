@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `posix-fork` command: live teaching demos, a daemon manager (daemon/status/stop), a
 // reaping init (reap) and a fork-safe launcher (run). Subcommands that fork in this process
-// (demo, reap) first re-execute it, same pid, under `node --single-threaded`.
+// (demo, reap) first re-execute it, same pid, in the fork-safe mode (FORK_SAFE_FLAGS).
 import { Command, CommanderError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -157,7 +157,8 @@ Example:
     .argument('[args...]', 'its arguments')
     .passThroughOptions()
     .addHelpText('after', `
-Replaces this process (same pid) with: node --single-threaded <script> [args...]
+Replaces this process (same pid) with:
+  node --single-threaded --v8-pool-size=1 <script> [args...]
 The status is the script's own.
 
 Example:

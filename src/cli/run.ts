@@ -1,4 +1,4 @@
-// `posix-fork run script.js [args…]`: this process becomes `node --single-threaded script.js
+// `posix-fork run script.js [args…]`: this process becomes `node <FORK_SAFE_FLAGS> script.js
 // args…` (execve, same pid), the fork-safe mode the library asks for.
 import * as fs from 'fs';
 import * as path from 'path';
