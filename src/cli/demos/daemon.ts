@@ -77,7 +77,6 @@ function becomeDaemon(out: DemoOutput, pidFile: string, sid: number): void {
   for (const fd of openFds()) {
     if (fd > 2 && fd !== devNull && safeIsatty(fd)) dup2(devNull, fd);
   }
-  writeFileSync(pidFile, `${process.pid}\n`);
   // Python's atexit.register(os.remove, pid_file); SIGTERM ends the daemon through 'exit'.
   process.on('exit', () => {
     try {
@@ -87,6 +86,8 @@ function becomeDaemon(out: DemoOutput, pidFile: string, sid: number): void {
     }
   });
   process.on('SIGTERM', () => process.exit(0));
+  // Written once the handlers are in place: whoever reads the pid may send SIGTERM at once.
+  writeFileSync(pidFile, `${process.pid}\n`);
   setInterval(() => {}, 60000); // the daemon's work
 }
 
