@@ -770,6 +770,8 @@ describeLinux('examples/daemon.ts', () => {
     await until(() => fs.existsSync(pidFile) && /^\d+\n$/.test(fs.readFileSync(pidFile, 'utf8')));
     fs.writeFileSync(path.join(tmp, 'registry'), fs.readFileSync(pidFile));
     const pid = readPid(pidFile);
+    // The daemon can write its pidfile before its parent, the first child, has exited.
+    await until(() => [1, ...ancestors()].includes(stat(pid).ppid));
     const s = stat(pid);
     expect([1, ...ancestors()]).toContain(s.ppid);
     expect(s.session).not.toBe(pid);
