@@ -12,7 +12,7 @@
 //    /proc/self/statm (~6 us) differs from the last reading, or a second has passed. An area
 //    exactly equal to a cached dc area is still V8's and is marked again after the fork; any
 //    other new area is "unknown" and stays copyable in the parent from then on.
-// The marks are put back once forks pause (fork() re-arms a 50 ms timer): ~30 madvise calls
+// The marks are put back once forks pause (50 ms after the latest fork): ~30 madvise calls
 // less per fork, and the next blanket call changes nothing.
 // An area is marked DONTFORK only if a scan saw the mark on it and it was seen unchanged
 // within the last second: marking memory that a spawn() child touches before exec would crash
