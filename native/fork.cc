@@ -168,6 +168,7 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     // The rest of the child's set-up was prepared by the parent (prepareDrainWatch): doing it
     // here, natively, spares the child most first-time JS work and its page faults.
     g_fork_generation++;
+    ForgetParentsMemoryWatch();
     if (g_restore_timer != nullptr) uv_timer_stop(&g_restore_timer->handle);
     uv_walk(loop, ReleaseParentsHandles, nullptr);
     StartDrainWatchIn(loop);

@@ -11,6 +11,9 @@ namespace posixfork {
 // restore may come later (a burst of forks pays for it once); it does nothing if none is due.
 int ShareMemoryForFork();
 void RestoreMemoryMarks();
+// In a fork child: closes the descriptor ShareMemoryForFork keeps open (Linux: the parent's
+// /proc/self/statm), so that the child holds nothing the library opened for its parent.
+void ForgetParentsMemoryWatch();
 
 // How the list of marked areas was kept: full /proc/self/smaps scans, /proc/self/maps checks,
 // checks (before a fork, or before the marks go back) answered by the cache alone, and new

@@ -10,6 +10,8 @@ int ShareMemoryForFork() { return 0; }
 
 void RestoreMemoryMarks() {}
 
+void ForgetParentsMemoryWatch() {}
+
 MemoryScanStats GetMemoryScanStats() { return MemoryScanStats{0, 0, 0, 0}; }
 
 int SetChildSubreaper(bool) { return ENOSYS; }

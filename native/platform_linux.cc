@@ -9,7 +9,7 @@
 //    first fork, and again when new anonymous areas show up over a second after the last scan
 //    or add up to more than 64 MB;
 //  - /proc/self/maps (~0.1 ms, no flags) is read when the address-space size in
-//    /proc/self/statm (~6 us) differs from the last reading, or a second has passed. An area
+//    /proc/self/statm (~1.3 us) differs from the last reading, or a second has passed. An area
 //    exactly equal to a cached dc area is still V8's and is marked again after the fork; any
 //    other new area is "unknown" and stays copyable in the parent from then on.
 // The marks are put back once forks pause (50 ms after the latest fork): ~30 madvise calls
@@ -91,20 +91,31 @@ int ReadWholeFile(const char* path, std::string* out) {
   return 0;
 }
 
-// The total size of the address space in pages: any mmap or munmap changes it.
+// The total size of the address space in pages: any mmap or munmap changes it. Read before
+// every fork through a descriptor kept open (measured: open+read+close 6.4-7.8 us, pread
+// 1.3 us); a read at offset 0 renders the file anew. /proc/self was resolved at the open, so a
+// process that did not open it (a fork child) opens its own.
+int g_statm_fd = -1;
+pid_t g_statm_pid = 0;
+
 int ReadAddressSpaceSize(unsigned long long* pages) {
-  int fd;
-  int err = OpenForReading("/proc/self/statm", &fd);
-  if (err != 0) return err;
+  pid_t self = getpid();
+  if (g_statm_fd >= 0 && g_statm_pid != self) {
+    close(g_statm_fd);
+    g_statm_fd = -1;
+  }
+  if (g_statm_fd < 0) {
+    int err = OpenForReading("/proc/self/statm", &g_statm_fd);
+    if (err != 0) return err;
+    g_statm_pid = self;
+  }
   char buf[128];
   ssize_t n;
   do {
-    n = read(fd, buf, sizeof buf - 1);
+    n = pread(g_statm_fd, buf, sizeof buf - 1, 0);
   } while (n < 0 && errno == EINTR);
-  err = n < 0 ? errno : 0;
-  close(fd);
-  if (err != 0) return err;
-  buf[n > 0 ? n : 0] = '\0';
+  if (n < 0) return errno;
+  buf[n] = '\0';
   *pages = strtoull(buf, nullptr, 10);
   return 0;
 }
@@ -303,6 +314,12 @@ void RestoreMemoryMarks() {
     if (!area.dontfork) continue;
     madvise(reinterpret_cast<void*>(area.start), area.end - area.start, MADV_DONTFORK);
   }
+}
+
+void ForgetParentsMemoryWatch() {
+  if (g_statm_fd < 0) return;
+  close(g_statm_fd);
+  g_statm_fd = -1;
 }
 
 MemoryScanStats GetMemoryScanStats() { return g_stats; }

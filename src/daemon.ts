@@ -19,6 +19,15 @@ import * as os from 'os';
 import * as path from 'path';
 import { inspect } from 'util';
 import { onFork } from './child';
+import { DaemonStartError } from './daemon-error';
+import {
+  HANDOVER_ENV,
+  Handover,
+  handover,
+  identityOf,
+  listFds,
+  startupFds,
+} from './daemon-startup';
 import { fork } from './fork';
 import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { lazy } from './lazy';
@@ -74,33 +83,6 @@ export interface Daemon {
   fail(error: unknown): never;
 }
 
-/**
- * Thrown in the launcher when the daemon ended or failed before it was started (or, with
- * waitForReady, before ready()). Its message carries the daemon's own error text.
- */
-export class DaemonStartError extends Error {
-  readonly code = 'ERR_DAEMON_START';
-  /** The daemon's error (util.inspect text), from fail() or an uncaught exception. */
-  declare readonly daemonError: string | null;
-  constructor(
-    message: string,
-    /** The daemon's pid, when it got that far. */
-    readonly daemonPid: number | null,
-    daemonError: string | null,
-    /** The daemon's exit code, when it exited. */
-    readonly exitCode: number | null,
-    /** The signal that ended the daemon, when one did and the daemon could tell. */
-    readonly signal: NodeJS.Signals | null,
-  ) {
-    super(message);
-    this.name = 'DaemonStartError';
-    // Already in the message: not enumerable, so an uncaught error does not print it twice.
-    Object.defineProperty(this, 'daemonError', { value: daemonError, enumerable: false });
-    // The launcher's own stack says nothing useful; the message has the daemon's.
-    this.stack = `${this.name}: ${message}`;
-  }
-}
-
 interface Settings {
   workingDirectory: string;
   umask: number;
@@ -131,24 +113,6 @@ const OPTION_NAMES = [
 const NODE_IGNORED_SIGNALS: readonly NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
 /** Signals whose default action would end the daemon without removing its pidfile. */
 const CLEANUP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
-/** The launcher -> re-executed daemon hand-over (fd numbers are the daemon's). */
-const HANDOVER_ENV = 'POSIX_FORK_DAEMONIZE';
-interface Handover {
-  v: 1;
-  status: number;
-  statusIno: number;
-  pidFd: number | null;
-  pidFile: string | null;
-  waitForReady: boolean;
-}
-
-// Descriptors this process was started with, other than Node's own, noted at load time:
-// Node marks inherited fds 0-15 close-on-exec at start-up, so that flag cannot tell them
-// from descriptors the program opened itself. Taken before any user code runs in most programs.
-const startupFds: Map<number, string> = noteStartupFds();
-// Taken at load, so children the program spawns before daemonize() do not see it.
-const handover: Handover | null = takeHandover();
 
 let daemonized = false;
 
@@ -878,72 +842,6 @@ function describeError(error: unknown): string {
 
 // ---- descriptors ----------------------------------------------------------------------
 
-function listFds(): number[] {
-  const dir = process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd';
-  try {
-    return fs
-      .readdirSync(dir)
-      .map(Number)
-      .filter((fd) => Number.isInteger(fd))
-      .sort((a, b) => a - b);
-  } catch {
-    return [];
-  }
-}
-
-function identityOf(fd: number): string | null {
-  try {
-    const stat = fs.fstatSync(fd);
-    return `${stat.dev}:${stat.ino}:${stat.mode & fs.constants.S_IFMT}`;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Inherited descriptors >= 3 at load time, excluding Node's own: anonymous inodes (epoll,
- * eventfd, timerfd, io_uring) and pipes whose both ends are here (libuv's signal pipes).
- * Without /proc (macOS), pipes are left out, since they cannot be told apart.
- */
-function noteStartupFds(): Map<number, string> {
-  const noted = new Map<number, string>();
-  const fds = listFds().filter((fd) => fd > 2);
-  if (process.platform === 'linux') {
-    const targets = new Map<number, string>();
-    for (const fd of fds) {
-      try {
-        targets.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
-      } catch {
-        // The directory handle of the listing itself, closed by now.
-      }
-    }
-    const pipeEnds = new Map<string, number>();
-    for (const target of targets.values()) {
-      if (target.startsWith('pipe:')) pipeEnds.set(target, (pipeEnds.get(target) ?? 0) + 1);
-    }
-    for (const [fd, target] of targets) {
-      if (target.startsWith('anon_inode:')) continue;
-      if (target.startsWith('pipe:') && (pipeEnds.get(target) ?? 0) > 1) continue;
-      const identity = identityOf(fd);
-      if (identity !== null) noted.set(fd, identity);
-    }
-  } else {
-    for (const fd of fds) {
-      try {
-        const stat = fs.fstatSync(fd);
-        const known = stat.isFile() || stat.isSocket() || stat.isCharacterDevice() ||
-          stat.isDirectory() || stat.isBlockDevice();
-        if (!known) continue;
-      } catch {
-        continue;
-      }
-      const identity = identityOf(fd);
-      if (identity !== null) noted.set(fd, identity);
-    }
-  }
-  return noted;
-}
-
 /**
  * daemon(7) step 1 for the in-process fork: closes every descriptor >= 3 that is not kept and
  * was passed to this program (inheritable now, or open since start-up and still the same file).
@@ -1001,23 +899,6 @@ function retargetStdioHandles(
       terminal = false;
     }
     if (terminal) native.replaceFd(devNull, fd, true);
-  }
-}
-
-function takeHandover(): Handover | null {
-  const raw = process.env[HANDOVER_ENV];
-  if (raw === undefined) return null;
-  delete process.env[HANDOVER_ENV];
-  try {
-    const state = JSON.parse(raw) as Handover;
-    if (state.v !== 1 || !Number.isInteger(state.status)) return null;
-    const stat = fs.fstatSync(state.status);
-    // Only the process the launcher exec'd has this very pipe at this number.
-    if (!stat.isFIFO() || stat.ino !== state.statusIno) return null;
-    if (state.pidFd !== null && !fs.fstatSync(state.pidFd).isFile()) return null;
-    return state;
-  } catch {
-    return null;
   }
 }
 

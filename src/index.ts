@@ -1,14 +1,26 @@
-// Public exports only. Written as `export import` so that each is a plain value on the CommonJS
-// exports object: `export { x } from` compiles to a getter, and a getter first called in a fork
-// child (`pf._exit(0)`, or TypeScript's `(0, pf._exit)(0)`) is compiled there, ~0.3 ms a child.
-import * as daemon from './daemon';
+// Public exports.
+//
+// The core (fork, the POSIX calls, the wait-status macros, the fork-safe mode) loads with the
+// library, written as `export import` so that each is a plain value on the CommonJS exports
+// object: `export { x } from` compiles to a getter, and a getter first called in a fork child
+// (`pf._exit(0)`, or TypeScript's `(0, pf._exit)(0)`) is compiled there, ~0.3 ms a child.
+//
+// Process, the reapers, daemonize() and processInfo() load on first use. Every fork copies
+// the page tables of the parent's memory and every child tears them down, so what a parent
+// has allocated is paid for on each fork: loading them with the library made a fresh parent's
+// fork round trip ~0.1 ms slower (0.97 against 0.87 ms). After that first use they are plain
+// values too. Node's ESM loader reads every export of a CommonJS module when it is imported,
+// so `import` from the ESM entry loads them at once (esm/index.mjs names them).
+import * as daemonError from './daemon-error';
+import './daemon-startup'; // what daemonize() must note at load, before the program runs
 import * as forkModule from './fork';
 import * as forksafe from './forksafe';
 import * as posix from './posix';
-import * as procinfo from './procinfo';
-import * as processModule from './process';
-import * as reaper from './reaper';
 import * as status from './status';
+import type * as daemon from './daemon';
+import type * as procinfo from './procinfo';
+import type * as processModule from './process';
+import type * as reaper from './reaper';
 
 export import fork = forkModule.fork;
 
@@ -45,20 +57,49 @@ export import WTERMSIG = status.WTERMSIG;
 export import waitstatusToExitcode = status.waitstatusToExitcode;
 export type { WaitStatus } from './status';
 
-export import Reaper = reaper.Reaper;
-export import reapChildren = reaper.reapChildren;
-export import setChildSubreaper = reaper.setChildSubreaper;
-export import waitFor = reaper.waitFor;
+export import DaemonStartError = daemonError.DaemonStartError;
+
+// Loaded on first use (see above); declared here, defined by loadOnFirstUse() below.
+export declare const Reaper: typeof reaper.Reaper;
+export type Reaper = reaper.Reaper;
+export declare const reapChildren: typeof reaper.reapChildren;
+export declare const setChildSubreaper: typeof reaper.setChildSubreaper;
+export declare const waitFor: typeof reaper.waitFor;
 export type { ReapOptions, ReapScope, ReaperOptions } from './reaper';
 
-export import processInfo = procinfo.processInfo;
+export declare const processInfo: typeof procinfo.processInfo;
 export type { ProcessInfo } from './procinfo';
 
-export import DaemonStartError = daemon.DaemonStartError;
-export import daemonize = daemon.daemonize;
+export declare const daemonize: typeof daemon.daemonize;
 export type { Daemon, DaemonizeOptions } from './daemon';
 
-export import Process = processModule.Process;
-export import activeChildren = processModule.activeChildren;
-export import currentProcess = processModule.currentProcess;
+export declare const Process: typeof processModule.Process;
+export type Process<T = unknown> = processModule.Process<T>;
+export declare const activeChildren: typeof processModule.activeChildren;
+export declare const currentProcess: typeof processModule.currentProcess;
 export type { ProcessOptions } from './process';
+
+function loadOnFirstUse(load: () => Record<string, unknown>, names: readonly string[]): void {
+  for (const name of names) {
+    Object.defineProperty(exports, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = load()[name];
+        // From now on a plain value, like the core's exports.
+        Object.defineProperty(exports, name, {
+          value,
+          enumerable: true,
+          configurable: true,
+          writable: true,
+        });
+        return value;
+      },
+    });
+  }
+}
+
+loadOnFirstUse(() => require('./reaper'), ['Reaper', 'reapChildren', 'setChildSubreaper', 'waitFor']);
+loadOnFirstUse(() => require('./procinfo'), ['processInfo']);
+loadOnFirstUse(() => require('./daemon'), ['daemonize']);
+loadOnFirstUse(() => require('./process'), ['Process', 'activeChildren', 'currentProcess']);
