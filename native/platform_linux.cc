@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,25 +95,47 @@ int ReadWholeFile(const char* path, std::string* out) {
 // The total size of the address space in pages: any mmap or munmap changes it. Read before
 // every fork through a descriptor kept open (measured: open+read+close 6.4-7.8 us, pread
 // 1.3 us); a read at offset 0 renders the file anew. /proc/self was resolved at the open, so a
-// process that did not open it (a fork child) opens its own.
-int g_statm_fd = -1;
-pid_t g_statm_pid = 0;
+// process that did not open it (a fork child) opens its own. The descriptor is used or closed
+// only while it is still the file we opened: a program may close every descriptor (as the
+// classic daemon recipe does), and the number may then be another file's.
+struct StatmWatch {
+  int fd = -1;
+  pid_t pid = 0;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+StatmWatch g_statm;
+
+bool StatmFdIsOurs() {
+  struct stat st;
+  return g_statm.fd >= 0 && fstat(g_statm.fd, &st) == 0 && st.st_dev == g_statm.dev &&
+         st.st_ino == g_statm.ino;
+}
+
+void ForgetStatm() {
+  if (StatmFdIsOurs()) close(g_statm.fd);
+  g_statm = StatmWatch{};
+}
 
 int ReadAddressSpaceSize(unsigned long long* pages) {
   pid_t self = getpid();
-  if (g_statm_fd >= 0 && g_statm_pid != self) {
-    close(g_statm_fd);
-    g_statm_fd = -1;
-  }
-  if (g_statm_fd < 0) {
-    int err = OpenForReading("/proc/self/statm", &g_statm_fd);
+  if (g_statm.fd >= 0 && (g_statm.pid != self || !StatmFdIsOurs())) ForgetStatm();
+  if (g_statm.fd < 0) {
+    int fd;
+    int err = OpenForReading("/proc/self/statm", &fd);
     if (err != 0) return err;
-    g_statm_pid = self;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      err = errno;
+      close(fd);
+      return err;
+    }
+    g_statm = StatmWatch{fd, self, st.st_dev, st.st_ino};
   }
   char buf[128];
   ssize_t n;
   do {
-    n = pread(g_statm_fd, buf, sizeof buf - 1, 0);
+    n = pread(g_statm.fd, buf, sizeof buf - 1, 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errno;
   buf[n] = '\0';
@@ -317,9 +340,7 @@ void RestoreMemoryMarks() {
 }
 
 void ForgetParentsMemoryWatch() {
-  if (g_statm_fd < 0) return;
-  close(g_statm_fd);
-  g_statm_fd = -1;
+  if (g_statm.fd >= 0) ForgetStatm();
 }
 
 MemoryScanStats GetMemoryScanStats() { return g_stats; }

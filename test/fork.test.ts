@@ -255,6 +255,17 @@ test("the parent's V8 MADV_DONTFORK marks are restored after a burst of forks", 
   expect(r.after).toBeGreaterThanOrEqual(r.before - 2);
 });
 
+test("a fork child keeps no descriptor of the library's, and a closed one is never reused", async () => {
+  const run = await runFixture('fork-descriptors.js');
+  const [r] = json(run.stdout);
+  expect(r.parentStatmFds).toBe(1);
+  expect(r.childStatmFds).toBe(0);
+  expect(r.sameNumber).toBe(true);
+  expect([r.exit0, r.exit1, r.exit2]).toEqual([0, 0, 0]);
+  expect(r.log).toEqual(['child 0', 'child 1', 'child 2', 'parent']);
+  expect(run.code).toBe(0);
+});
+
 test('stress: 200 children of a busy 300k-object parent, rotating exit paths, no hang, no crash', async () => {
   const run = await runNode([path.join(ROOT, 'dist', 'scripts', 'stress-fork.js'), '--children', '200', '--hang-ms', '10000', '--json'], {
     timeoutMs: 120000,
