@@ -6,6 +6,7 @@
 // not started in the fork-safe mode has no usable V8 heap), so the whole daemon(7) prelude
 // runs here in async-signal-safe C: setsid, second fork, signal reset, fd plumbing, execve.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -28,6 +29,7 @@
 
 #include "areas.h"
 #include "errors.h"
+#include "platform.h"
 
 #ifndef NSIG
 #define NSIG 65
@@ -213,6 +215,37 @@ static Napi::Value NotifySocket(const Napi::CallbackInfo& info) {
   int err = errno;
   close(fd);
   if (sent < 0) return ThrowErrno(info.Env(), err, "sendto");
+  return info.Env().Undefined();
+}
+
+// waitReadable(fd, timeoutMs) -> true once `fd` has data or end of file, false after
+// timeoutMs. The launcher waits on the daemon's status pipe with it.
+static Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  int64_t fd, timeout;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !IntArg(info, 1, "timeoutMs", 0, INT_MAX, &timeout)) {
+    return Napi::Value();
+  }
+  pollfd waiting{static_cast<int>(fd), POLLIN, 0};
+  int r;
+  do {
+    r = poll(&waiting, 1, static_cast<int>(timeout));
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(info.Env(), errno, "poll");
+  return Napi::Boolean::New(info.Env(), r > 0);
+}
+
+// reserveSpace(fd, bytes): allocates `bytes` past the end of a file without changing its size,
+// so that a full disk (ENOSPC) or quota is reported when a log is opened, not at its first
+// write. Does nothing where the file system cannot preallocate.
+static Napi::Value ReserveSpace(const Napi::CallbackInfo& info) {
+  int64_t fd, bytes;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !IntArg(info, 1, "bytes", 1, INT_MAX, &bytes)) {
+    return Napi::Value();
+  }
+  int err = ReserveFileSpace(static_cast<int>(fd), bytes);
+  if (err != 0) return ThrowErrno(info.Env(), err, "fallocate");
   return info.Env().Undefined();
 }
 
@@ -426,6 +459,8 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
 
 void InitDaemon(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
+  exports.Set("reserveSpace", Napi::Function::New(env, ReserveSpace, "reserveSpace"));
   exports.Set("closeOnExec", Napi::Function::New(env, CloseOnExec, "closeOnExec"));
   exports.Set("replaceFd", Napi::Function::New(env, ReplaceFd, "replaceFd"));
   exports.Set("resetSignalState", Napi::Function::New(env, ResetSignalState, "resetSignalState"));

@@ -26,6 +26,11 @@ struct MemoryScanStats {
 };
 MemoryScanStats GetMemoryScanStats();
 
+// Allocates `bytes` past the end of `fd`'s file without changing its size (Linux fallocate
+// FALLOC_FL_KEEP_SIZE, macOS F_PREALLOCATE). Returns 0 or errno; 0 too where the file system
+// cannot preallocate (the check is then only skipped).
+int ReserveFileSpace(int fd, int64_t bytes);
+
 // PR_SET_CHILD_SUBREAPER on Linux; ENOSYS elsewhere. Returns 0 or errno.
 int SetChildSubreaper(bool on);
 

@@ -345,6 +345,18 @@ void ForgetParentsMemoryWatch() {
 
 MemoryScanStats GetMemoryScanStats() { return g_stats; }
 
+int ReserveFileSpace(int fd, int64_t bytes) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return 0;
+  int r;
+  do {
+    r = fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, bytes);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return 0;
+  return errno;
+}
+
 int SetChildSubreaper(bool on) {
   return prctl(PR_SET_CHILD_SUBREAPER, on ? 1UL : 0UL, 0UL, 0UL, 0UL) == 0 ? 0 : errno;
 }

@@ -32,14 +32,16 @@ import { fork } from './fork';
 import { FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { lazy } from './lazy';
 import { native } from './native';
+import { Identity, identify, sessionMembers } from './proc';
 import {
   HeldPidFile,
   acquirePidFile,
   closePidFile,
+  recordOfThisProcess,
   releasePidFile,
-  writePid,
+  writeRecord,
 } from './pidfile';
-import { _exit, setsid, umask as setUmask, waitpid } from './posix';
+import { _exit, getsid, setsid, umask as setUmask, waitpid } from './posix';
 
 const tty = lazy(() => require('tty') as typeof import('tty'));
 
@@ -63,6 +65,11 @@ export interface DaemonizeOptions {
   detach?: 'auto' | boolean;
   /** The launcher waits for daemon.ready() (exit 0) or a failure (throws). Default false. */
   waitForReady?: boolean;
+  /**
+   * Re-exec strategy: how long the launcher waits for the re-executed program to reach
+   * daemonize() before it ends it and throws ERR_DAEMON_START_TIMEOUT. Default 30000 ms.
+   */
+  startTimeoutMs?: number;
 }
 
 /** What daemonize() returns inside the daemon. */
@@ -95,6 +102,7 @@ interface Settings {
   env: Array<[string, string | null]>;
   detach: 'auto' | boolean;
   waitForReady: boolean;
+  startTimeoutMs: number;
 }
 
 const OPTION_NAMES = [
@@ -107,8 +115,11 @@ const OPTION_NAMES = [
   'env',
   'detach',
   'waitForReady',
+  'startTimeoutMs',
 ];
 
+/** Space reserved in each log at launch, so that ENOSPC is the launcher's error. */
+const LOG_RESERVE_BYTES = 64 * 1024;
 /** Signals Node itself ignores; every other ignored disposition is reset in the daemon. */
 const NODE_IGNORED_SIGNALS: readonly NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
 /** Signals whose default action would end the daemon without removing its pidfile. */
@@ -192,7 +203,9 @@ function normalizeOptions(options: unknown): Settings {
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
       `The "options" argument must be of type object. ${describeValue(options)}`);
   }
-  const given = options as Record<string, unknown>;
+  // Own properties only: nothing on Object.prototype changes what a daemon does.
+  const given: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(options)) given[key] = (options as Record<string, unknown>)[key];
   for (const key of Object.keys(given)) {
     if (!OPTION_NAMES.includes(key)) {
       throw argError(TypeError, 'ERR_INVALID_ARG_VALUE',
@@ -211,6 +224,7 @@ function normalizeOptions(options: unknown): Settings {
     env: [],
     detach: 'auto',
     waitForReady: false,
+    startTimeoutMs: 30000,
   };
   if (given.workingDirectory !== undefined) {
     settings.workingDirectory = path.resolve(stringOption('workingDirectory', given.workingDirectory));
@@ -293,6 +307,19 @@ function normalizeOptions(options: unknown): Settings {
     }
     settings.waitForReady = given.waitForReady;
   }
+  if (given.startTimeoutMs !== undefined) {
+    const ms = given.startTimeoutMs;
+    if (typeof ms !== 'number') {
+      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
+        `The "options.startTimeoutMs" property must be of type number. ${describeValue(ms)}`);
+    }
+    if (!Number.isInteger(ms) || ms < 1 || ms > 0x7fffffff) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE',
+        'The value of "options.startTimeoutMs" is out of range. ' +
+          `It must be an integer >= 1 and <= 2147483647. Received ${ms}`);
+    }
+    settings.startTimeoutMs = ms;
+  }
   return settings;
 }
 
@@ -335,7 +362,7 @@ function openLaunchResources(settings: Settings): LaunchResources {
     opened.push(devNull);
     const openLog = (file: string | null): number => {
       if (file === null) return devNull;
-      const fd = fs.openSync(file, 'a', 0o644);
+      const fd = openLogFile(file);
       opened.push(fd);
       return fd;
     };
@@ -450,7 +477,11 @@ function launchByReexec(settings: Settings): Daemon {
     throw error;
   }
   closeStatusEnd(resources, 'statusWrite');
-  return superviseLaunch(resources, settings.waitForReady, daemonPid);
+  const reexecuted = identify(daemonPid); // what proves it is still ours when the time is up
+  return superviseLaunch(resources, settings.waitForReady, daemonPid, {
+    ms: settings.startTimeoutMs,
+    daemon: reexecuted,
+  });
 }
 
 interface StatusMessage {
@@ -462,7 +493,12 @@ interface StatusMessage {
 }
 
 /** daemon(7) steps 14-15: wait for the daemon's word, then exit 0 or throw its error. */
-function superviseLaunch(resources: LaunchResources, waitForReady: boolean, knownPid?: number): never {
+function superviseLaunch(
+  resources: LaunchResources,
+  waitForReady: boolean,
+  knownPid?: number,
+  startTimeout?: { ms: number; daemon: Identity | null },
+): never {
   const outcome = {
     pid: knownPid ?? null,
     started: false,
@@ -475,7 +511,8 @@ function superviseLaunch(resources: LaunchResources, waitForReady: boolean, know
     (outcome.started && (!waitForReady || outcome.ready)) ||
     outcome.exitCode !== null ||
     outcome.signal !== null;
-  readStatusLines(resources.statusRead, (message) => {
+  const deadline = startTimeout !== undefined ? Date.now() + startTimeout.ms : null;
+  const timedOut = !readStatusLines(resources.statusRead, () => (outcome.started ? null : deadline), (message) => {
     switch (message.event) {
       case 'started':
         outcome.started = true;
@@ -496,6 +533,14 @@ function superviseLaunch(resources: LaunchResources, waitForReady: boolean, know
     }
     return done();
   });
+  if (timedOut && startTimeout !== undefined) {
+    closeLaunchResources(resources, false);
+    endReexecuted(startTimeout.daemon);
+    throw new DaemonStartError(
+      `the re-executed program (pid ${knownPid}) did not reach daemonize() within ` +
+        `${startTimeout.ms} ms; it was ended`,
+      knownPid ?? null, null, null, null);
+  }
   const succeeded = outcome.started && (!waitForReady || outcome.ready);
   // Success: the daemon holds the pidfile now; failure: the daemon is gone, remove it.
   closeLaunchResources(resources, succeeded);
@@ -510,10 +555,20 @@ function superviseLaunch(resources: LaunchResources, waitForReady: boolean, know
   throw new DaemonStartError(message, outcome.pid, outcome.error, outcome.exitCode, outcome.signal);
 }
 
-function readStatusLines(fd: number, onMessage: (message: StatusMessage) => boolean): void {
+/**
+ * Reads the daemon's status messages until `onMessage` says done or the pipe closes (true),
+ * or until the time `deadline()` gives has passed with nothing to read (false).
+ */
+function readStatusLines(
+  fd: number,
+  deadline: () => number | null,
+  onMessage: (message: StatusMessage) => boolean,
+): boolean {
   const buffer = Buffer.alloc(16384);
   let pending = '';
   for (;;) {
+    const until = deadline();
+    if (until !== null && !native.waitReadable(fd, Math.max(0, until - Date.now()))) return false;
     let n: number;
     try {
       n = fs.readSync(fd, buffer, 0, buffer.length, null);
@@ -525,7 +580,7 @@ function readStatusLines(fd: number, onMessage: (message: StatusMessage) => bool
       }
       throw error;
     }
-    if (n === 0) return;
+    if (n === 0) return true;
     pending += buffer.toString('utf8', 0, n);
     let newline: number;
     while ((newline = pending.indexOf('\n')) >= 0) {
@@ -537,7 +592,22 @@ function readStatusLines(fd: number, onMessage: (message: StatusMessage) => bool
       } catch {
         continue;
       }
-      if (onMessage(message)) return;
+      if (onMessage(message)) return true;
+    }
+  }
+}
+
+/** Ends a re-executed program that never reached daemonize(): its whole new session. */
+function endReexecuted(daemon: Identity | null): void {
+  if (daemon === null) return;
+  const now = identify(daemon.pid);
+  if (now === null || now.start !== daemon.start) return; // gone; the pid may be another's now
+  const members = process.platform === 'linux' && now.sid > 0 ? sessionMembers(now.sid) : [now];
+  for (const member of members) {
+    try {
+      process.kill(member.pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
 }
@@ -601,7 +671,7 @@ function finishReexec(state: Handover, options: unknown): Daemon {
   const runtime: DaemonRuntime = {
     pid: process.pid,
     pidFile: state.pidFd !== null && state.pidFile !== null
-      ? { path: state.pidFile, fd: state.pidFd, previousPid: null }
+      ? { path: state.pidFile, fd: state.pidFd }
       : null,
     status: state.status,
     forked: true,
@@ -612,6 +682,9 @@ function finishReexec(state: Handover, options: unknown): Daemon {
   };
   let settings: Settings;
   try {
+    // dup2 handed these over inheritable; nothing the daemon runs may inherit them.
+    native.replaceFd(state.status, state.status, true);
+    if (state.pidFd !== null) native.replaceFd(state.pidFd, state.pidFd, true);
     settings = { ...normalizeOptions(options), waitForReady: state.waitForReady };
     resetSignals();
   } catch (error) {
@@ -642,7 +715,7 @@ function becomeInPlace(settings: Settings): Daemon {
       const opened = [devNull];
       const open = (file: string | null): number => {
         if (file === null) return devNull;
-        const fd = fs.openSync(file, 'a', 0o644);
+        const fd = openLogFile(file);
         opened.push(fd);
         return fd;
       };
@@ -674,7 +747,10 @@ function finishSetup(runtime: DaemonRuntime, settings: Settings): Daemon {
     }
     setUmask(settings.umask);
     process.chdir(settings.workingDirectory);
-    if (runtime.pidFile !== null) writePid(runtime.pidFile, process.pid);
+    if (runtime.pidFile !== null) {
+      // A detached daemon records its session: `stop` ends every process left in it.
+      writeRecord(runtime.pidFile, recordOfThisProcess(runtime.forked ? getsid() : null));
+    }
   } catch (error) {
     if (runtime.status === null) {
       uninstallAndCleanUp(runtime);
@@ -722,6 +798,14 @@ function installLifecycle(runtime: DaemonRuntime): void {
   };
   lifecycleListeners = [['exit', onExit]];
   process.on('exit', onExit);
+  const held = runtime.pidFile;
+  if (held !== null) {
+    // The daemon's own fork() children hold neither its lock nor its pidfile.
+    onFork(() => () => {
+      closePidFile(held);
+      runtime.pidFile = null;
+    });
+  }
   for (const signal of CLEANUP_SIGNALS) {
     const onSignal = (): void => {
       // Another listener means the program handles this signal; its exit removes the pidfile.
@@ -899,6 +983,44 @@ function retargetStdioHandles(
       terminal = false;
     }
     if (terminal) native.replaceFd(devNull, fd, true);
+  }
+}
+
+/**
+ * Opens a log for appending: created 0644, never through a symbolic link, never a file that
+ * belongs to another user; space is reserved so that a full disk is reported now.
+ */
+function openLogFile(file: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ELOOP' && code !== 'ENXIO') throw error;
+    const why = code === 'ELOOP' ? 'is a symbolic link; refusing to follow it' : 'is a FIFO without a reader';
+    throw Object.assign(new Error(`log file ${file} ${why}`), { code: 'ERR_INVALID_LOG_FILE', path: file, cause: error });
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    const euid = process.geteuid?.() ?? 0;
+    if (stat.isFile() && stat.uid !== euid && stat.uid !== 0) {
+      throw Object.assign(
+        new Error(`log file ${file} belongs to uid ${stat.uid}, neither this user (${euid}) nor root; refusing it`),
+        { code: 'ERR_INVALID_LOG_FILE', path: file });
+    }
+    try {
+      native.reserveSpace(fd, LOG_RESERVE_BYTES);
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      e.message = `${e.message}, '${file}'`;
+      e.path = file;
+      throw e;
+    }
+    return fd;
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
   }
 }
 

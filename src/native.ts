@@ -48,6 +48,10 @@ export interface NativeBinding {
   // daemon.cc (daemonize, pidfiles)
   /** flock(2); false when LOCK_NB was given and the lock is held elsewhere. */
   flock(fd: number, operation: number): boolean;
+  /** poll(2) for input: true once `fd` is readable (data or end of file), false after timeoutMs. */
+  waitReadable(fd: number, timeoutMs: number): boolean;
+  /** Allocates `bytes` past the end of the file without growing it: ENOSPC shows now. */
+  reserveSpace(fd: number, bytes: number): void;
   flockConstants: { LOCK_SH: number; LOCK_EX: number; LOCK_NB: number; LOCK_UN: number };
   /** Whether FD_CLOEXEC is set on fd. */
   closeOnExec(fd: number): boolean;

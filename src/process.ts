@@ -672,7 +672,13 @@ export class Process<T = unknown> {
             '(known: target, args, name, daemon)');
       }
     }
-    const { target, args, name, daemon } = opts;
+    // Own properties only: nothing on Object.prototype changes what a Process does.
+    const own = (key: keyof ProcessOptions<T>) =>
+      (Object.prototype.hasOwnProperty.call(opts, key) ? opts[key] : undefined);
+    const target = own('target') as ProcessOptions<T>['target'];
+    const args = own('args') as ProcessOptions<T>['args'];
+    const name = own('name') as ProcessOptions<T>['name'];
+    const daemon = own('daemon') as ProcessOptions<T>['daemon'];
     if (target !== undefined && target !== null && typeof target !== 'function') {
       invalidType('options.target', 'of type function', target);
     }

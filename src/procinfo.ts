@@ -1,9 +1,10 @@
 // The state of any process as `ps` shows it (R, S, Z, …), with its parent, process group,
 // session and terminal: how the examples and tests see zombies and orphans.
 // Linux reads /proc/<pid>/stat; macOS asks ps(1).
-import { readFileSync, readlinkSync } from 'fs';
+import { readlinkSync } from 'fs';
 import { lazy } from './lazy';
 import { native } from './native';
+import { readStat } from './proc';
 
 const childProcess = lazy(() => require('child_process') as typeof import('child_process'));
 
@@ -81,26 +82,16 @@ export function processInfo(pid: number): ProcessInfo | null {
 }
 
 function linuxInfo(pid: number): ProcessInfo | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') return null;
-    throw error;
-  }
-  // "pid (comm) state ppid pgrp session tty_nr tpgid …"; comm is free text.
-  const close = stat.lastIndexOf(')');
-  const command = stat.slice(stat.indexOf('(') + 1, close);
-  const fields = stat.slice(close + 2).split(' ');
+  const stat = readStat(pid);
+  if (stat === null) return null;
   return {
     pid,
-    ppid: Number(fields[1]),
-    pgid: Number(fields[2]),
-    sid: Number(fields[3]),
-    state: fields[0],
-    tty: linuxTtyName(Number(fields[4])),
-    command,
+    ppid: stat.ppid,
+    pgid: stat.pgid,
+    sid: stat.sid,
+    state: stat.state,
+    tty: linuxTtyName(stat.ttyNr),
+    command: stat.comm,
   };
 }
 

@@ -105,7 +105,12 @@ function checkOptions(value: unknown, allowed: readonly string[]): Record<string
           `allowed: ${allowed.join(', ')}`);
     }
   }
-  return value as Record<string, unknown>;
+  // Own properties only: nothing on Object.prototype changes what a reaper does.
+  const own: Record<string, unknown> = Object.create(null);
+  for (const key of allowed) {
+    if (Object.prototype.hasOwnProperty.call(value, key)) own[key] = (value as Record<string, unknown>)[key];
+  }
+  return own;
 }
 
 function checkScope(value: unknown): ReapScope {

@@ -91,7 +91,7 @@ function rowOf(stdout: string, pid: number): { stat: string; ppid: number; rest:
 
 function readPid(file: string): number | null {
   try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0].trim());
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;

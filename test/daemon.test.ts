@@ -11,7 +11,7 @@ import { FIXTURES, FORK_SAFE_FLAGS, ROOT, RunResult, runFixture, runNode, until 
 // The compiled module (src/native.ts finds the addon relative to dist/src); reading a pidfile
 // takes no fork, so it runs in the jest process.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { readPidFile } = require('../dist/src/pidfile') as typeof import('../src/pidfile');
+const { inspectPidFile } = require('../dist/src/pidfile') as typeof import('../src/pidfile');
 
 const linux = process.platform === 'linux';
 const describeLinux = linux ? describe : describe.skip;
@@ -175,8 +175,9 @@ function ancestors(): number[] {
   return list;
 }
 
+/** The pid on a pidfile's first line (the line other tools read). */
 function readPid(file: string): number {
-  return Number(fs.readFileSync(file, 'utf8').trim());
+  return Number(fs.readFileSync(file, 'utf8').split('\n')[0].trim());
 }
 
 function bits(mask: string): bigint {
@@ -354,7 +355,7 @@ describeLinux.each(strategies)('the daemon process, %s', (_label, forkSafe) => {
       expect({ fd, target, own }).toEqual({ fd, target, own: true });
     }
     expect([...fds].filter(([fd, t]) => fd > 2 && t === '/dev/null').length).toBeLessThanOrEqual(1);
-    expect(readPidFile(pidFile)).toEqual({ pid, locked: true });
+    expect(inspectPidFile(pidFile)).toMatchObject({ state: 'running', record: { pid } });
 
     expect(report().env).toEqual({ PF_SET: 'yes', PF_UNSET: null, POSIX_FORK_DAEMONIZE: null });
     expect(report().cwd).toBe(fs.realpathSync(tmp));
@@ -402,7 +403,7 @@ describeLinux.each(strategies)('the daemon process, %s', (_label, forkSafe) => {
     expect(JSON.parse(fs.readFileSync(path.join(tmp, 'child.json'), 'utf8')).exitCode).toBe(9);
     const pid = readPid(pidFile);
     expect(alive(pid)).toBe(true);
-    expect(readPidFile(pidFile)).toEqual({ pid, locked: true });
+    expect(inspectPidFile(pidFile)).toMatchObject({ state: 'running', record: { pid } });
   });
 });
 
@@ -767,7 +768,7 @@ describeLinux('examples/daemon.ts', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     // The seed's launcher does not wait for its daemon: the pidfile appears a moment later.
-    await until(() => fs.existsSync(pidFile) && /^\d+\n$/.test(fs.readFileSync(pidFile, 'utf8')));
+    await until(() => fs.existsSync(pidFile) && /^\d+\n/.test(fs.readFileSync(pidFile, 'utf8')));
     fs.writeFileSync(path.join(tmp, 'registry'), fs.readFileSync(pidFile));
     const pid = readPid(pidFile);
     // The daemon can write its pidfile before its parent, the first child, has exited.

@@ -1,9 +1,18 @@
 // `posix-fork daemon|status|stop`: daemonize any command with the library's daemonize(),
 // then ask about it and stop it through its pidfile, with LSB init-script exit statuses.
 import * as fs from 'fs';
-import * as path from 'path';
-import { daemonize, processInfo } from '../index';
-import { native } from '../native';
+import { daemonize } from '../index';
+import {
+  PidFileVerdict,
+  PidProof,
+  describeHolders,
+  inspectPidFile,
+  recordedProcess,
+  removeStalePidFile,
+  sleepMs,
+  survivingMembers,
+} from '../pidfile';
+import { Identity, identify, sessionMembers } from '../proc';
 import { execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 
@@ -32,9 +41,9 @@ export function parseUmask(text: string): number {
 
 /**
  * Runs in the launcher (daemonize() exits it once the daemon is set up) and again in the
- * daemon, where daemonize() returns and the command replaces the daemon: same pid, so the
- * pidfile names the command. The pidfile's lock goes with it (its descriptor is inherited),
- * so `status` can tell a live daemon from a stale file even after the pid is reused.
+ * daemon, where daemonize() returns and the command replaces the daemon: same pid and start
+ * time, so the pidfile's record names the command. The lock is not passed on (close-on-exec):
+ * no child of the command can make a dead daemon look alive.
  */
 export function startDaemon(command: string[], options: DaemonOptions): never {
   const [name, ...args] = command;
@@ -61,10 +70,9 @@ export function startDaemon(command: string[], options: DaemonOptions): never {
     waitForReady: options.waitReady ?? false,
   });
   // In the daemon now. Its stderr is the --stderr log (or /dev/null).
-  const inheritFds = daemon.pidFile !== null ? descriptorsOf(daemon.pidFile) : [];
   if (options.waitReady) daemon.ready();
   try {
-    return execProgram(file, [name, ...args], { inheritFds });
+    return execProgram(file, [name, ...args]);
   } catch (error) {
     // The pidfile goes with this process's exit; the log says why.
     process.stderr.write(`posix-fork daemon: cannot execute ${file}: ${(error as Error).message}\n`);
@@ -72,176 +80,142 @@ export function startDaemon(command: string[], options: DaemonOptions): never {
   }
 }
 
-/** This process's descriptors open on `file` (found by device and inode). */
-function descriptorsOf(file: string): number[] {
-  let target: fs.Stats;
-  try {
-    target = fs.statSync(file);
-  } catch {
-    return [];
-  }
-  const dir = process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd';
-  const found: number[] = [];
-  for (const entry of fs.readdirSync(dir)) {
-    const fd = Number(entry);
-    if (!Number.isInteger(fd) || fd <= 2) continue;
-    try {
-      const stat = fs.fstatSync(fd);
-      if (stat.ino === target.ino && stat.dev === target.dev) found.push(fd);
-    } catch {
-      // the directory listing's own descriptor, closed by now
+/** The LSB status of what a pidfile proves, with the line `status` prints. */
+export function describeVerdict(file: string, verdict: PidFileVerdict): { status: number; line: string } {
+  switch (verdict.state) {
+    case 'running':
+      return { status: 0, line: `running (pid ${verdict.record.pid})` };
+    case 'starting':
+      return { status: 0, line: `starting (pid not written yet to ${file})` };
+    case 'dead': {
+      const n = verdict.members.length;
+      return {
+        status: 1,
+        line: `dead (pid ${verdict.record.pid} is gone), ${n} process${n === 1 ? '' : 'es'} of its ` +
+          `session still run${n === 1 ? 's' : ''}: pids ${verdict.members.map((m) => m.pid).join(' ')}`,
+      };
     }
+    case 'stale': {
+      const pid = verdict.record !== null ? ` (stale pid ${verdict.record.pid})` : '';
+      const locked = verdict.holders.length > 0 ? `; locked by ${describeHolders(verdict.holders)}` : '';
+      return { status: 1, line: `not running, but the pidfile ${file} exists${pid}${locked}` };
+    }
+    case 'absent':
+      return { status: 3, line: `not running (no pidfile ${file})` };
+    case 'unproven':
+      return { status: 4, line: `unknown: ${verdict.reason}` };
+    case 'untrusted':
+      return { status: 4, line: `unknown: cannot trust the pidfile: ${verdict.reason}` };
+    case 'invalid':
+      return { status: 4, line: `unknown: ${verdict.reason}` };
   }
-  return found;
 }
 
-export type DaemonState =
-  | { kind: 'running'; pid: number | null; locked: boolean }
-  | { kind: 'stale'; pid: number | null }
-  | { kind: 'absent' };
+/** `status`: prints one line and returns the LSB status (0, 1, 3 or 4). */
+export function daemonStatus(file: string, proof: PidProof, print: (line: string) => void): number {
+  const { status, line } = describeVerdict(file, inspectPidFile(file, proof));
+  print(line);
+  return status;
+}
 
 /**
- * What a pidfile says: 'running' when a process holds its lock or its pid is alive (a zombie
- * is not), 'stale' when the file exists but nothing runs, 'absent' when there is no file.
+ * The processes `stop` ends, each checked again just before it is signalled: the recorded
+ * daemon while its start time still matches, and members of its recorded session.
  */
-export function pidFileState(file: string): DaemonState {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { kind: 'absent' };
-    if (code === 'ELOOP') throw new CliError(`pidfile ${file} is a symbolic link; refusing it`, 4);
-    throw new CliError(`cannot read pidfile ${file}: ${(error as Error).message}`, 4);
+function serviceProcesses(verdict: PidFileVerdict & { state: 'running' | 'dead' }): Identity[] {
+  const found = new Map<number, Identity>();
+  if (verdict.state === 'running') found.set(verdict.identity.pid, verdict.identity);
+  if (verdict.state === 'dead') for (const m of verdict.members) found.set(m.pid, m);
+  if (verdict.state === 'running' && verdict.record.sid !== null) {
+    for (const m of sessionMembers(verdict.record.sid)) if (!m.ended) found.set(m.pid, m);
+  } else if (verdict.state === 'dead') {
+    for (const m of survivingMembers(verdict.record)) found.set(m.pid, m);
   }
-  try {
-    if (!fs.fstatSync(fd).isFile()) throw new CliError(`pidfile ${file} is not a regular file`, 4);
-    const text = fs.readFileSync(fd, 'utf8');
-    const match = /^\s*(\d{1,10})\s*$/.exec(text);
-    const pid = match && Number(match[1]) > 1 && Number(match[1]) <= 0x7fffffff ? Number(match[1]) : null;
-    const locked = isLocked(fd);
-    if (locked) return { kind: 'running', pid, locked };
-    if (pid !== null && isAlive(pid)) return { kind: 'running', pid, locked };
-    return { kind: 'stale', pid };
-  } finally {
-    fs.closeSync(fd);
+  found.delete(process.pid);
+  return [...found.values()];
+}
+
+/** Still the very process found earlier (same start time) and not yet ended. */
+function stillThere(member: Identity): boolean {
+  const now = identify(member.pid);
+  return now !== null && !now.ended && now.start === member.start;
+}
+
+function signalAll(members: readonly Identity[], signal: NodeJS.Signals): void {
+  for (const member of members) {
+    if (!stillThere(member)) continue;
+    try {
+      process.kill(member.pid, signal);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ESRCH') continue;
+      if (code === 'EPERM') throw new CliError(`not allowed to signal pid ${member.pid} (EPERM)`, 4);
+      throw error;
+    }
   }
 }
 
-// A daemon holds an exclusive flock on its pidfile for its whole life; a shared
-// non-blocking lock fails exactly while it does.
-function isLocked(fd: number): boolean {
-  const { LOCK_SH, LOCK_NB, LOCK_UN } = native.flockConstants;
-  if (!native.flock(fd, LOCK_SH | LOCK_NB)) return true;
-  native.flock(fd, LOCK_UN);
-  return false;
-}
-
-/** Alive and not a zombie (a zombie has ended; only its parent's wait is missing). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  let state: string | undefined;
-  try {
-    state = processInfo(pid)?.state;
-  } catch {
-    return true;
-  }
-  return state !== undefined && state !== 'Z' && state !== 'X';
-}
-
-/** `status`: prints one line, returns the LSB status (0 running, 1 stale pidfile, 3 not running). */
-export function daemonStatus(file: string, print: (line: string) => void): number {
-  const state = pidFileState(file);
-  switch (state.kind) {
-    case 'running':
-      print(state.pid === null ? `running (starting; pid not written yet to ${file})` : `running (pid ${state.pid})`);
+/**
+ * `stop`: SIGTERM to the daemon and every process of its session, SIGKILL to what is left
+ * after `timeoutSeconds`, then waits until nothing of the service runs. Returns 0 only then
+ * (or when nothing was running; a stale pidfile is removed). Throws CliError otherwise, and
+ * signals nothing without proof (exit 4).
+ */
+export function stopDaemon(
+  file: string,
+  timeoutSeconds: number,
+  proof: PidProof,
+  print: (line: string) => void,
+): number {
+  const verdict = inspectPidFile(file, proof);
+  switch (verdict.state) {
+    case 'absent':
+      print(`not running (no pidfile ${file})`);
       return 0;
     case 'stale':
-      print(`not running, but the pidfile ${file} exists${state.pid !== null ? ` (stale pid ${state.pid})` : ''}`);
-      return 1;
+      if (verdict.holders.length === 0) removeStalePidFile(file, verdict.record);
+      print(`not running; removed the stale pidfile ${file}`);
+      return 0;
+    case 'starting':
+      throw new CliError(`the daemon of ${file} is starting (no pid yet); try again`, 1);
+    case 'running':
+    case 'dead':
+      break;
     default:
-      print(`not running (no pidfile ${file})`);
-      return 3;
+      throw new CliError(`${describeVerdict(file, verdict).line}; nothing was signalled`, 4);
   }
-}
-
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
-}
-
-function waitGone(pid: number, timeoutMs: number): boolean {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!isAlive(pid)) return true;
-    if (Date.now() >= deadline) return false;
-    sleepMs(20);
-  }
-}
-
-/**
- * `stop`: SIGTERM, SIGKILL after `timeoutSeconds`, waits until the process is gone, removes a
- * pidfile left behind (a command that was exec'd cannot remove it itself). Returns 0 when the
- * daemon is stopped or was not running; throws CliError otherwise.
- */
-export function stopDaemon(file: string, timeoutSeconds: number, print: (line: string) => void): number {
-  const state = pidFileState(file);
-  if (state.kind === 'absent') {
-    print(`not running (no pidfile ${file})`);
-    return 0;
-  }
-  if (state.kind === 'stale') {
-    removeIfSame(file, state.pid);
-    print(`not running; removed the stale pidfile ${file}`);
-    return 0;
-  }
-  const pid = state.pid;
-  if (pid === null) throw new CliError(`the daemon of ${file} is starting (no pid yet); try again`, 1);
-  if (pid === process.pid) throw new CliError(`pidfile ${file} names this process (${pid})`, 1);
-  signal(pid, 'SIGTERM');
-  print(`sent SIGTERM to ${pid}`);
-  if (!waitGone(pid, timeoutSeconds * 1000)) {
-    print(`pid ${pid} still running after ${timeoutSeconds} s: sent SIGKILL`);
-    signal(pid, 'SIGKILL');
-    if (!waitGone(pid, 10000)) throw new CliError(`pid ${pid} survived SIGKILL`, 1);
-  }
-  // The daemon's own exit handler may be removing it right now; give it a moment.
-  const deadline = Date.now() + 500;
-  while (fs.existsSync(file) && Date.now() < deadline) sleepMs(10);
-  removeIfSame(file, pid);
-  print(`stopped (pid ${pid})`);
-  return 0;
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') return;
-    if (code === 'EPERM') throw new CliError(`not allowed to signal pid ${pid} (EPERM)`, 4);
-    throw error;
-  }
-}
-
-/** Removes `file` unless it changed meanwhile (a new daemon locked it or wrote another pid). */
-function removeIfSame(file: string, pid: number | null): void {
-  let now: DaemonState;
-  try {
-    now = pidFileState(file);
-  } catch {
-    return;
-  }
-  if (now.kind !== 'stale' || now.pid !== pid) return;
-  try {
-    fs.unlinkSync(path.resolve(file));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new CliError(`cannot remove ${file}: ${(error as Error).message}`, 1);
+  const record = verdict.record;
+  const refresh = (): Identity[] => {
+    const now = inspectPidFile(file, proof);
+    // The daemon's exit handler may have removed the file: its session is still known.
+    if (now.state === 'running' || now.state === 'dead') return serviceProcesses(now);
+    const main = recordedProcess(record);
+    return [...(main !== null ? [main] : []), ...survivingMembers(record)].filter((m) => m.pid !== process.pid);
+  };
+  let members = serviceProcesses(verdict);
+  signalAll(members, 'SIGTERM');
+  print(`sent SIGTERM to pid ${members.map((m) => m.pid).join(' ')}`);
+  const gone = (ms: number, signal: NodeJS.Signals): boolean => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      members = refresh();
+      if (members.length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      signalAll(members, signal); // processes started meanwhile get it too
+      sleepMs(20);
+    }
+  };
+  if (!gone(timeoutSeconds * 1000, 'SIGTERM')) {
+    print(`still running after ${timeoutSeconds} s: sent SIGKILL to pid ${members.map((m) => m.pid).join(' ')}`);
+    signalAll(members, 'SIGKILL');
+    if (!gone(10000, 'SIGKILL')) {
+      throw new CliError(`pid ${members.map((m) => m.pid).join(' ')} survived SIGKILL`, 1);
     }
   }
+  // The daemon's own exit handler may be removing the file right now; give it a moment.
+  const deadline = Date.now() + 500;
+  while (fs.existsSync(file) && Date.now() < deadline) sleepMs(10);
+  if (fs.existsSync(file)) removeStalePidFile(file, record);
+  print(`stopped (pid ${record.pid})`);
+  return 0;
 }

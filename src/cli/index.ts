@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureForkSafe } from '../index';
+import { PidProof } from '../pidfile';
 import { daemonStatus, startDaemon, stopDaemon } from './daemon';
 import { DemoOutput } from './demos/context';
 import { DEMOS, findDemo } from './demos/index';
@@ -109,11 +110,15 @@ Example:
     .command('status')
     .description('is the daemon of a pidfile running? (LSB exit status)')
     .requiredOption('--pidfile <file>', 'the daemon\'s pidfile')
+    .option('--exec <path>', 'for a plain pid written by another program: the process must run this executable')
+    .option('--name <name>', 'for a plain pid written by another program: the process must have this name')
     .addHelpText('after', `
+Running means: the pid in the file is alive with the start time recorded beside it.
 Exit statuses (as LSB init scripts): 0 running; 1 not running but the pidfile exists
-(stale); 3 not running (no pidfile); 4 unknown (the pidfile cannot be read).`)
-    .action((options: { pidfile: string }) => {
-      process.exitCode = daemonStatus(options.pidfile, print);
+(stale, or the daemon died and processes of its session remain); 3 not running (no
+pidfile); 4 unknown (the pidfile cannot be read or trusted, or its pid cannot be proven).`)
+    .action((options: { pidfile: string; exec?: string; name?: string }) => {
+      process.exitCode = daemonStatus(options.pidfile, proofOf(options), print);
     });
 
   program
@@ -121,11 +126,15 @@ Exit statuses (as LSB init scripts): 0 running; 1 not running but the pidfile ex
     .description('stop the daemon of a pidfile: SIGTERM, SIGKILL after a timeout, wait until gone')
     .requiredOption('--pidfile <file>', 'the daemon\'s pidfile')
     .option('--timeout <seconds>', 'seconds to wait after SIGTERM before SIGKILL', parseSeconds, 10)
+    .option('--exec <path>', 'for a plain pid written by another program: the process must run this executable')
+    .option('--name <name>', 'for a plain pid written by another program: the process must have this name')
     .addHelpText('after', `
+Ends the whole service: the daemon and every process of its session. Signals nothing
+without proof (the recorded start time, or --exec/--name for a plain pid).
 Removes the pidfile when the daemon has not (a stale pidfile is removed too).
-Exit statuses: 0 stopped, or was not running; 1 failed; 2 usage; 4 not permitted.`)
-    .action((options: { pidfile: string; timeout: number }) => {
-      process.exitCode = stopDaemon(options.pidfile, options.timeout, print);
+Exit statuses: 0 stopped, or was not running; 1 failed; 2 usage; 4 no proof, or not permitted.`)
+    .action((options: { pidfile: string; timeout: number; exec?: string; name?: string }) => {
+      process.exitCode = stopDaemon(options.pidfile, options.timeout, proofOf(options), print);
     });
 
   program
@@ -177,6 +186,13 @@ Example:
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   return program;
+}
+
+function proofOf(options: { exec?: string; name?: string }): PidProof {
+  const proof: PidProof = {};
+  if (options.exec !== undefined) proof.exec = options.exec;
+  if (options.name !== undefined) proof.name = options.name;
+  return proof;
 }
 
 function parseSeconds(text: string): number {
