@@ -9,7 +9,6 @@ import * as path from 'path';
 import { FIXTURES, ROOT, RunOptions, RunResult, runNode, until } from './helpers';
 
 // The compiled module, as the CLI uses it: reading a pidfile forks nothing.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { inspectPidFile } = require('../dist/src/pidfile') as typeof import('../src/pidfile');
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
