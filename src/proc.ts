@@ -78,14 +78,7 @@ export interface Identity {
 export function identify(pid: number): Identity | null {
   if (process.platform === 'linux') {
     const stat = readStat(pid);
-    if (stat === null) return null;
-    return {
-      pid,
-      start: stat.startTime,
-      sid: stat.sid,
-      pgid: stat.pgid,
-      ended: stat.state === 'Z' || stat.state === 'X',
-    };
+    return stat === null ? null : identityOf(stat);
   }
   return psIdentities(['-p', String(pid)])[0] ?? null;
 }
@@ -96,16 +89,19 @@ export function sessionMembers(sid: number): Identity[] {
   const members: Identity[] = [];
   for (const pid of listPids()) {
     const stat = readStatQuietly(pid);
-    if (stat === null || stat.sid !== sid) continue;
-    members.push({
-      pid,
-      start: stat.startTime,
-      sid: stat.sid,
-      pgid: stat.pgid,
-      ended: stat.state === 'Z' || stat.state === 'X',
-    });
+    if (stat !== null && stat.sid === sid) members.push(identityOf(stat));
   }
   return members;
+}
+
+function identityOf(stat: ProcStat): Identity {
+  return {
+    pid: stat.pid,
+    start: stat.startTime,
+    sid: stat.sid,
+    pgid: stat.pgid,
+    ended: stat.state === 'Z' || stat.state === 'X',
+  };
 }
 
 /** This boot's identity (Linux), so that a record from before a reboot never matches. */
