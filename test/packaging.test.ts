@@ -67,8 +67,8 @@ describe('entry points', () => {
     const script = `
       const api = require('posix-fork');
       const isGetter = (k) => 'get' in Object.getOwnPropertyDescriptor(api, k);
-      const loaded = () => Object.keys(require.cache).map((p) => p.split('/').pop())
-        .filter((file) => /^(process|daemon|reaper|procinfo|pidfile)\\.js$/.test(file)).sort();
+      const loaded = () => Object.keys(require.cache).map((p) => p.split('/dist/src/').pop())
+        .filter((file) => /^(process|daemon\\/index|reaper|procinfo|pidfile|proc)\\.js$/.test(file)).sort();
       const getters = Object.keys(api).filter(isGetter).sort();
       const loadedAtStart = loaded();
       const kinds = [...new Set(getters.map((k) => typeof api[k]))];
@@ -86,7 +86,7 @@ describe('entry points', () => {
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);
     expect(seen.gettersAfterUse).toEqual([]);
-    expect(seen.loadedAfterUse).toEqual(['daemon.js', 'pidfile.js', 'process.js', 'procinfo.js', 'reaper.js']);
+    expect(seen.loadedAfterUse).toEqual(['daemon/index.js', 'pidfile.js', 'proc.js', 'process.js', 'procinfo.js', 'reaper.js']);
   });
 
   test('import from "posix-fork" gives every CommonJS export, from the same instance', async () => {
