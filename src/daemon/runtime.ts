@@ -52,7 +52,7 @@ export function becomeDaemon(settings: Settings, resources: LaunchResources): Da
   };
   try {
     resetSignals(); // daemon(7) steps 2-3
-    // Step 9: stdio onto /dev/null or the logs (the seed's dup2 calls).
+    // Step 9: stdio onto /dev/null or the logs (the classic recipe's dup2 calls).
     native.replaceFd(resources.devNull, 0, false);
     native.replaceFd(resources.stdout, 1, false);
     native.replaceFd(resources.stderr, 2, false);
