@@ -88,6 +88,19 @@ export function describeValue(value: unknown): string {
   return `Received ${inspect(value)}`;
 }
 
+function integerOption(name: string, value: unknown, min: number, max: number, maxText: string): number {
+  if (typeof value !== 'number') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
+      `The "options.${name}" property must be of type number. ${describeValue(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw argError(RangeError, 'ERR_OUT_OF_RANGE',
+      `The value of "options.${name}" is out of range. ` +
+        `It must be an integer >= ${min} and <= ${maxText}. Received ${value}`);
+  }
+  return value;
+}
+
 function stringOption(name: string, value: unknown): string {
   if (typeof value !== 'string') {
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
@@ -134,17 +147,7 @@ export function normalizeOptions(options: unknown): Settings {
     settings.workingDirectory = path.resolve(stringOption('workingDirectory', given.workingDirectory));
   }
   if (given.umask !== undefined) {
-    const mask = given.umask;
-    if (typeof mask !== 'number') {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-        `The "options.umask" property must be of type number. ${describeValue(mask)}`);
-    }
-    if (!Number.isInteger(mask) || mask < 0 || mask > 0o777) {
-      throw argError(RangeError, 'ERR_OUT_OF_RANGE',
-        'The value of "options.umask" is out of range. ' +
-          `It must be an integer >= 0 and <= 0o777. Received ${mask}`);
-    }
-    settings.umask = mask;
+    settings.umask = integerOption('umask', given.umask, 0, 0o777, '0o777');
   }
   if (given.pidFile !== undefined) {
     settings.pidFile = path.resolve(stringOption('pidFile', given.pidFile));
@@ -212,17 +215,7 @@ export function normalizeOptions(options: unknown): Settings {
     settings.waitForReady = given.waitForReady;
   }
   if (given.startTimeoutMs !== undefined) {
-    const ms = given.startTimeoutMs;
-    if (typeof ms !== 'number') {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-        `The "options.startTimeoutMs" property must be of type number. ${describeValue(ms)}`);
-    }
-    if (!Number.isInteger(ms) || ms < 1 || ms > 0x7fffffff) {
-      throw argError(RangeError, 'ERR_OUT_OF_RANGE',
-        'The value of "options.startTimeoutMs" is out of range. ' +
-          `It must be an integer >= 1 and <= 2147483647. Received ${ms}`);
-    }
-    settings.startTimeoutMs = ms;
+    settings.startTimeoutMs = integerOption('startTimeoutMs', given.startTimeoutMs, 1, 0x7fffffff, '2147483647');
   }
   return settings;
 }
