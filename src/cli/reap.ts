@@ -2,7 +2,8 @@
 // signals to it (or to its process group), reaps every child that ends — the command's
 // orphans too when it is PID 1 or a subreaper — and exits with the command's status.
 import { readFileSync } from 'fs';
-import { Reaper, WaitStatus, fork, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
+import { inheritedChannel, inheritedFds } from '../forksafe';
+import { Reaper, WaitStatus, fork, getpid, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
 import { execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 
@@ -81,11 +82,16 @@ Promise<number> {
   });
   reaper.start();
 
+  // The command inherits what this process was started with (LISTEN_FDS sockets, …), except
+  // the IPC channel, which this process's Node has taken over.
+  const channelFd = inheritedChannel()?.fd;
+  const inheritFds = inheritedFds().filter((fd) => fd !== channelFd);
+  const reaperPid = process.pid;
   const pid = fork();
   if (pid === 0) {
     try {
       if (options.group) setpgid(0, 0);
-      execProgram(file, [name, ...args]);
+      execProgram(file, [name, ...args], { inheritFds, env: commandEnv(reaperPid) });
     } catch (error) {
       process.stderr.write(`posix-fork reap: cannot execute ${file}: ${(error as Error).message}\n`);
     }
@@ -109,6 +115,15 @@ Promise<number> {
   for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
   if (options.verbose) log(`${name} (pid ${pid}) ended: ${describe(status)}`);
   return shellStatus(status);
+}
+
+/**
+ * Socket activation (sd_listen_fds(3)): descriptors passed with LISTEN_PID naming this process
+ * are meant for the program it runs, so the command is told they are its own.
+ */
+function commandEnv(reaperPid: number): NodeJS.ProcessEnv {
+  if (process.env.LISTEN_PID !== String(reaperPid)) return process.env;
+  return { ...process.env, LISTEN_PID: String(getpid()) };
 }
 
 function describe(status: WaitStatus): string {

@@ -1,0 +1,183 @@
+// Launchers keep what they inherit: ensureForkSafe(), `posix-fork run` and `posix-fork reap`
+// pass on the descriptors and the child_process channel the program was started with.
+// Checked through /proc, real sockets and exit statuses.
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { DIST, FIXTURES, ROOT, RunOptions, RunResult, killGroup, runFixture, runNode, until } from './helpers';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
+const linux = process.platform === 'linux';
+const onLinux = linux ? test : test.skip;
+
+/** Process groups this file started itself (besides runNode's): killed in afterAll. */
+const groups = new Set<number>();
+let tmp: string;
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-launchers-'));
+});
+
+afterAll(() => {
+  for (const pgid of groups) killGroup(pgid);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function cli(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return runNode([CLI, ...args], { forkSafe: false, ...options });
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+interface FdReport { pid: number; forkSafe: boolean; ownFd: string | null; fds: Record<string, string> }
+
+/** Two files opened here, passed to a child as its fds 3 and 4. */
+function inheritedFiles(): { files: string[]; stdio: RunOptions['stdio'] } {
+  const files = ['inherited-a', 'inherited-b'].map((name) => path.join(tmp, name));
+  const fds = files.map((file) => {
+    fs.writeFileSync(file, file);
+    return fs.openSync(file, 'r');
+  });
+  return { files, stdio: ['ignore', 'pipe', 'pipe', ...fds] };
+}
+
+describe('ensureForkSafe()', () => {
+  onLinux('keeps the descriptors the program was started with, not the ones it opened', async () => {
+    const { files, stdio } = inheritedFiles();
+    const own = path.join(tmp, 'own');
+    fs.writeFileSync(own, 'own');
+    const result = await runFixture('launch-fds.js', [own], { forkSafe: false, stdio });
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout) as FdReport;
+    expect(report.pid).toBe(result.pid);
+    expect(report.forkSafe).toBe(true);
+    expect(report.fds['3']).toBe(files[0]);
+    expect(report.fds['4']).toBe(files[1]);
+    expect(report.ownFd).not.toBeNull();
+    expect(report.fds[report.ownFd as string]).not.toBe(own);
+  });
+
+  test.each(['json', 'advanced'])('a child_process.fork() worker keeps its IPC channel (%s)', async (mode) => {
+    const result = await runFixture('launch-ipc.js', ['ensure', mode], { forkSafe: false });
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout) as {
+      workerPid: number; exitCode: number;
+      reply: { forkSafe: boolean; pid: number; message: { hello: string }; dateIsDate: boolean } | null;
+    };
+    expect(report.exitCode).toBe(0);
+    expect(report.reply).not.toBeNull();
+    expect(report.reply?.forkSafe).toBe(true);
+    expect(report.reply?.pid).toBe(report.workerPid);
+    // The message sent before the worker re-executed arrives, decoded as it was sent.
+    expect(report.reply?.message.hello).toBe('worker');
+    expect(report.reply?.dateIsDate).toBe(mode === 'advanced');
+  });
+
+  test.each([[[]], [['-', 'arg']]])('a program read from standard input throws a clear error (node %j)', async (args) => {
+    const program = path.join(tmp, 'stdin-program.js');
+    fs.writeFileSync(program, `
+      const { ensureForkSafe } = require(${JSON.stringify(DIST)});
+      try {
+        ensureForkSafe();
+        console.log('not reached');
+      } catch (error) {
+        console.log(error.code + ': ' + error.message);
+        process.exitCode = 3;
+      }`);
+    const stdin = fs.openSync(program, 'r');
+    try {
+      const result = await runNode(args, { forkSafe: false, stdio: [stdin, 'pipe', 'pipe'] });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(3);
+      expect(result.stdout).toMatch(/^ERR_FORK_SAFE_STDIN: .*read from standard input.*run it from a file/);
+    } finally {
+      fs.closeSync(stdin);
+    }
+  });
+
+  test('node -e, node -p and a preload before a standard-input program are re-executed', async () => {
+    const pf = `require(${JSON.stringify(DIST)})`;
+    const evaluated = await runNode(['-e', `${pf}.ensureForkSafe();
+      console.log(JSON.stringify({ pid: process.pid, forkSafe: ${pf}.isForkSafe(), args: process.argv.slice(1) }))`,
+    'a', 'b'], { forkSafe: false });
+    expect(evaluated.stderr).toBe('');
+    expect(JSON.parse(evaluated.stdout)).toEqual({ pid: evaluated.pid, forkSafe: true, args: ['a', 'b'] });
+
+    const printed = await runNode(['-p', `${pf}.ensureForkSafe(), ${pf}.isForkSafe()`], { forkSafe: false });
+    expect(printed.stderr).toBe('');
+    expect(printed.stdout).toBe('true\n');
+
+    // A preload runs before node reads standard input: the re-executed node reads it.
+    const program = path.join(tmp, 'preloaded-program.js');
+    fs.writeFileSync(program, `console.log(${pf}.isForkSafe())`);
+    const stdin = fs.openSync(program, 'r');
+    try {
+      const preloaded = await runNode(['-r', path.join(FIXTURES, 'forksafe-preload.js')],
+        { forkSafe: false, stdio: [stdin, 'pipe', 'pipe'] });
+      expect(preloaded.stderr).toBe('');
+      expect(preloaded.stdout).toBe('true\n');
+    } finally {
+      fs.closeSync(stdin);
+    }
+  });
+});
+
+describe('posix-fork run', () => {
+  onLinux('keeps the descriptors it was started with', async () => {
+    const { files, stdio } = inheritedFiles();
+    const result = await cli(['run', path.join(FIXTURES, 'launch-fds.js')], { stdio });
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout) as FdReport;
+    expect(report.pid).toBe(result.pid);
+    expect(report.forkSafe).toBe(true);
+    expect(report.fds['3']).toBe(files[0]);
+    expect(report.fds['4']).toBe(files[1]);
+  });
+
+  test('a child_process.fork() of `posix-fork run worker.js` keeps its IPC channel', async () => {
+    const result = await runFixture('launch-ipc.js', ['run', 'json'], { forkSafe: false });
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout) as { workerPid: number; exitCode: number;
+      reply: { forkSafe: boolean; pid: number; message: { hello: string } } | null };
+    expect(report.exitCode).toBe(0);
+    expect(report.reply?.forkSafe).toBe(true);
+    expect(report.reply?.pid).toBe(report.workerPid);
+    expect(report.reply?.message.hello).toBe('worker');
+  });
+});
+
+/** Connects to `port`, resolves with what the server sends before closing ('' when `giveUp` settles first). */
+function readFrom(port: number, giveUp: Promise<unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => resolve(data));
+    void giveUp.then(() => socket.destroy());
+  });
+}
+
+describe('posix-fork reap', () => {
+  onLinux('passes LISTEN_FDS sockets to the command, with LISTEN_PID set to its pid', async () => {
+    const portFile = path.join(tmp, 'port');
+    const running = runFixture('socket-activate.js',
+      [portFile, process.execPath, path.join(FIXTURES, 'socket-activated.js')], { forkSafe: false });
+    await until(() => readText(portFile) !== '', 20000);
+    const reply = await readFrom(Number(readText(portFile)), running);
+    const result = await running;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const match = /^hello from (\d+)\n$/.exec(reply);
+    expect(match).not.toBeNull();
+    expect(Number(match?.[1])).not.toBe(result.pid); // the command, not reap itself
+  });
+});
