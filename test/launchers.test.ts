@@ -1,15 +1,20 @@
 // Launchers keep what they inherit: ensureForkSafe(), `posix-fork run` and `posix-fork reap`
-// pass on the descriptors and the child_process channel the program was started with.
-// Checked through /proc, real sockets and exit statuses.
+// pass on the descriptors and the child_process channel the program was started with; `reap`
+// forwards what another process sends it, also on a terminal. Checked through /proc, real
+// sockets, a real pseudo-terminal and exit statuses.
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { native } from '../src/native';
 import { DIST, FIXTURES, ROOT, RunOptions, RunResult, killGroup, runFixture, runNode, until } from './helpers';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 const linux = process.platform === 'linux';
 const onLinux = linux ? test : test.skip;
+const hasPty = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
+const onLinuxWithPty = linux && hasPty ? test : test.skip;
 
 /** Process groups this file started itself (besides runNode's): killed in afterAll. */
 const groups = new Set<number>();
@@ -166,6 +171,33 @@ function readFrom(port: number, giveUp: Promise<unknown>): Promise<string> {
   });
 }
 
+/**
+ * `python3 pty-drive.py <command…>`: the command on a new pseudo-terminal, in the foreground.
+ * Its session is a process group of its own, killed in afterAll like the driver's.
+ */
+function onTerminal(command: string[]): { pid: Promise<number>; exit: Promise<number>; type: (key: string) => void } {
+  const driver = spawn('python3', [path.join(FIXTURES, 'pty-drive.py'), ...command],
+    { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  groups.add(driver.pid as number);
+  let output = '';
+  let onPid: (pid: number) => void = () => undefined;
+  let onExit: (status: number) => void = () => undefined;
+  const pid = new Promise<number>((resolve) => (onPid = resolve));
+  const exit = new Promise<number>((resolve) => (onExit = resolve));
+  driver.stderr.resume();
+  driver.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    const started = /^pid (\d+)$/m.exec(output);
+    if (started) {
+      groups.add(Number(started[1]));
+      onPid(Number(started[1]));
+    }
+    const ended = /^exit (-?\d+)$/m.exec(output);
+    if (ended) onExit(Number(ended[1]));
+  });
+  return { pid, exit, type: (key) => driver.stdin.write(`${key}\n`) };
+}
+
 describe('posix-fork reap', () => {
   onLinux('passes LISTEN_FDS sockets to the command, with LISTEN_PID set to its pid', async () => {
     const portFile = path.join(tmp, 'port');
@@ -179,5 +211,50 @@ describe('posix-fork reap', () => {
     const match = /^hello from (\d+)\n$/.exec(reply);
     expect(match).not.toBeNull();
     expect(Number(match?.[1])).not.toBe(result.pid); // the command, not reap itself
+  });
+
+  onLinuxWithPty('on a terminal: a kill by another process is forwarded once, a typed key reaches the command once', async () => {
+    const log = path.join(tmp, 'signals.log');
+    const lines = () => readText(log).split('\n').filter(Boolean);
+    const terminal = onTerminal([process.execPath, CLI, 'reap', '--',
+      process.execPath, path.join(FIXTURES, 'signal-log.js'), log]);
+    const reaper = await terminal.pid;
+    await until(() => lines().includes('ready'), 20000);
+    // After `signal` is seen, SIGUSR1 is sent through reap too: a second copy of `signal`
+    // forwarded by reap would reach the command before it.
+    const once = async (send: () => void, signal: string) => {
+      const before = lines().length;
+      send();
+      await until(() => lines().slice(before).includes(signal), 10000);
+      process.kill(reaper, 'SIGUSR1');
+      await until(() => lines().slice(before).includes('SIGUSR1'), 10000);
+      expect(lines().slice(before)).toEqual([signal, 'SIGUSR1']);
+    };
+    for (const signal of ['SIGINT', 'SIGQUIT', 'SIGWINCH'] as const) {
+      await once(() => process.kill(reaper, signal), signal);
+    }
+    await once(() => terminal.type('ctrl-c'), 'SIGINT');
+    await once(() => terminal.type('ctrl-backslash'), 'SIGQUIT');
+    process.kill(reaper, 'SIGTERM');
+    expect(await terminal.exit).toBe(0);
+    expect(lines().slice(-1)).toEqual(['SIGTERM']);
+  });
+
+  test('the native signal-sender record checks its arguments before any system call', () => {
+    const functions = [native.signalInfoWatch, native.signalInfoUnwatch, native.signalInfoTake];
+    const wrong: Array<[unknown[], string]> = [
+      [[], 'ERR_MISSING_ARGS'], [['2'], 'ERR_INVALID_ARG_TYPE'], [[null], 'ERR_INVALID_ARG_TYPE'],
+      [[2, 2], 'ERR_TOO_MANY_ARGS'], [[0], 'ERR_OUT_OF_RANGE'], [[1.5], 'ERR_OUT_OF_RANGE'],
+      [[-1], 'ERR_OUT_OF_RANGE'], [[2 ** 40], 'ERR_OUT_OF_RANGE'],
+    ];
+    for (const fn of functions) {
+      for (const [args, code] of wrong) {
+        expect(() => Reflect.apply(fn, undefined, args)).toThrow(expect.objectContaining({ code }));
+      }
+    }
+    // Nothing to wrap (no listener; SIGKILL cannot have one), nothing recorded.
+    expect(native.signalInfoWatch(os.constants.signals.SIGKILL)).toBe(false);
+    expect(native.signalInfoUnwatch(os.constants.signals.SIGUSR2)).toBe(false);
+    expect(native.signalInfoTake(os.constants.signals.SIGUSR2)).toBeNull();
   });
 });
