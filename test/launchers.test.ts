@@ -1,7 +1,8 @@
 // Launchers keep what they inherit: ensureForkSafe(), `posix-fork run` and `posix-fork reap`
 // pass on the descriptors and the child_process channel the program was started with; `reap`
-// forwards what another process sends it, also on a terminal. Checked through /proc, real
-// sockets, a real pseudo-terminal and exit statuses.
+// forwards what another process sends it, also on a terminal; `reap` and `daemon` run a
+// script without `#!` with /bin/sh as execvp(3) does. Checked through /proc, real sockets,
+// a real pseudo-terminal and exit statuses.
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -256,5 +257,41 @@ describe('posix-fork reap', () => {
     expect(native.signalInfoWatch(os.constants.signals.SIGKILL)).toBe(false);
     expect(native.signalInfoUnwatch(os.constants.signals.SIGUSR2)).toBe(false);
     expect(native.signalInfoTake(os.constants.signals.SIGUSR2)).toBeNull();
+  });
+
+  function script(name: string, text: string): string {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, text, { mode: 0o755 });
+    return file;
+  }
+
+  test('runs an executable without #! with /bin/sh, as execvp does', async () => {
+    const file = script('no-shebang', 'echo "sh ran $0 with $*"\nexit 5\n');
+    const result = await cli(['reap', '--', file, 'a', 'b']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(`sh ran ${file} with a b\n`);
+    expect(result.code).toBe(5);
+  });
+
+  test('a command found but not executable (its interpreter is a directory): 126', async () => {
+    const file = script('bad-interpreter', `#!${tmp}\n`);
+    const result = await cli(['reap', '--', file]);
+    expect(result.code).toBe(126);
+    expect(result.stderr).toBe(`posix-fork reap: cannot execute ${file}: execve EACCES (Permission denied)\n`);
+  });
+});
+
+describe('posix-fork daemon', () => {
+  onLinux('runs an executable without #! with /bin/sh, as execvp does', async () => {
+    const file = path.join(tmp, 'daemon-no-shebang');
+    fs.writeFileSync(file, 'echo "sh ran $0 with $*"\n', { mode: 0o755 });
+    const out = path.join(tmp, 'daemon.out');
+    const err = path.join(tmp, 'daemon.err');
+    const started = await cli(['daemon', '--stdout', out, '--stderr', err, '--', file, 'x']);
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    await until(() => readText(out) !== '' || readText(err) !== '', 20000);
+    expect(readText(err)).toBe('');
+    expect(readText(out)).toBe(`sh ran ${file} with x\n`);
   });
 });

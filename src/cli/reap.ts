@@ -6,7 +6,7 @@ import * as os from 'os';
 import { inheritedChannel, inheritedFds } from '../forksafe';
 import { native } from '../native';
 import { Reaper, WaitStatus, fork, getpid, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
-import { execProgram, resolveCommand } from './exec';
+import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 
 export interface ReapOptions {
@@ -125,8 +125,8 @@ Promise<number> {
       execProgram(file, [name, ...args], { inheritFds, env: commandEnv(reaperPid) });
     } catch (error) {
       process.stderr.write(`posix-fork reap: cannot execute ${file}: ${(error as Error).message}\n`);
+      process.exit(execFailureStatus(error));
     }
-    process.exit(127);
   }
   child = pid;
   if (options.group) {
