@@ -11,6 +11,7 @@
         "native/fds.cc",
         "native/exec.cc",
         "native/sigchld.cc",
+        "native/siginfo.cc",
         "native/daemon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

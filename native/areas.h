@@ -9,5 +9,6 @@ void InitSession(Napi::Env env, Napi::Object exports);
 void InitFds(Napi::Env env, Napi::Object exports);
 void InitExec(Napi::Env env, Napi::Object exports);
 void InitSigchld(Napi::Env env, Napi::Object exports);
+void InitSiginfo(Napi::Env env, Napi::Object exports);
 void InitDaemon(Napi::Env env, Napi::Object exports);
 }  // namespace posixfork

@@ -1,5 +1,6 @@
 // The fork-safe mode: Node started with --single-threaded, so V8 posts no background work
 // (GC, compilation) whose worker threads a fork child would not have.
+import { identityOf, startupFds } from './daemon-startup';
 import { native } from './native';
 
 /**
@@ -28,14 +29,82 @@ export function isForkSafe(): boolean {
 }
 
 /**
+ * The descriptors >= 3 this program was started with that are still open on the same file.
+ * Node marks inherited descriptors close-on-exec at start-up; a launcher clears that flag on
+ * these so that the program it executes inherits them as this one did.
+ */
+export function inheritedFds(): number[] {
+  const fds: number[] = [];
+  for (const [fd, identity] of startupFds) {
+    if (identityOf(fd) === identity) fds.push(fd);
+  }
+  return fds;
+}
+
+/**
+ * The child_process IPC channel (`child_process.fork()`) this process was started with, if it
+ * is still connected. Node removes NODE_CHANNEL_FD and NODE_CHANNEL_SERIALIZATION_MODE from
+ * the environment when it opens the channel, so a re-executed node needs them back.
+ */
+export function inheritedChannel(): { fd: number; env: Record<string, string> } | null {
+  const fd = (process.channel as { fd?: unknown } | undefined)?.fd;
+  if (typeof fd !== 'number' || fd < 0 || !process.connected) return null;
+  return { fd, env: { NODE_CHANNEL_FD: String(fd), NODE_CHANNEL_SERIALIZATION_MODE: channelSerialization() } };
+}
+
+/** 'advanced' when Node set the channel up with a message buffer (the only place it shows). */
+function channelSerialization(): 'json' | 'advanced' {
+  const holder = process as unknown as Record<symbol, unknown>;
+  for (const key of Object.getOwnPropertySymbols(process)) {
+    const handle = holder[key];
+    if (key.description !== 'kChannelHandle' || typeof handle !== 'object' || handle === null) continue;
+    const advanced = Object.getOwnPropertySymbols(handle).some((own) => own.description === 'kMessageBuffer');
+    return advanced ? 'advanced' : 'json';
+  }
+  return 'json';
+}
+
+/** Node's flags that give the program on the command line (`node -e`, `node -p`). */
+const EVAL_FLAGS: readonly string[] = ['-e', '--eval', '-p', '--print', '-pe'];
+
+/**
+ * The main program is code Node read from standard input (`… | node`, `node -`): set as
+ * `process._eval` like `-e` code, but not among node's arguments.
+ */
+function programFromStdin(): boolean {
+  if (typeof (process as { _eval?: unknown })._eval !== 'string') return false;
+  return !process.execArgv.some((arg) => EVAL_FLAGS.includes(arg) || /^--(eval|print)=/.test(arg));
+}
+
+/**
  * Re-executes the current program (same pid, same arguments, same environment) with
  * FORK_SAFE_FLAGS unless it already runs in the fork-safe mode. Call it first, before the
- * program does any work: everything before it runs twice.
+ * program does any work: everything before it runs twice. The descriptors the program was
+ * started with and its child_process IPC channel are kept. A program read from standard
+ * input cannot be read again: that throws.
  */
 export function ensureForkSafe(): void {
   if (isForkSafe()) return;
   if (!native.onMainThread) throw new Error('ensureForkSafe() must be called on the main thread');
+  if (programFromStdin()) {
+    throw Object.assign(
+      new Error('ensureForkSafe(): the program was read from standard input, which the re-executed ' +
+        `node cannot read again; run it from a file, or start node with ${FORK_SAFE_FLAGS.join(' ')}`),
+      { code: 'ERR_FORK_SAFE_STDIN' },
+    );
+  }
   const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...process.execArgv, ...process.argv.slice(1)];
-  const env = Object.entries(process.env).map(([name, value]) => `${name}=${value ?? ''}`);
-  native.execve(process.execPath, argv, env);
+  const channel = inheritedChannel();
+  const env = Object.entries({ ...process.env, ...channel?.env })
+    .map(([name, value]) => `${name}=${value ?? ''}`);
+  const kept = inheritedFds();
+  if (channel !== null && !kept.includes(channel.fd)) kept.push(channel.fd);
+  const closeOnExec = kept.map((fd) => native.closeOnExec(fd));
+  kept.forEach((fd) => native.replaceFd(fd, fd, false));
+  try {
+    native.execve(process.execPath, argv, env);
+  } catch (error) {
+    kept.forEach((fd, index) => native.replaceFd(fd, fd, closeOnExec[index]));
+    throw error;
+  }
 }

@@ -72,6 +72,16 @@ export interface NativeBinding {
   sigchldKeepAlive(on: boolean): void;
   /** For leak checks: is the watch on, and does it keep the loop alive. */
   sigchldState(): { watching: boolean; keepAlive: boolean };
+
+  // siginfo.cc (who sent a signal)
+  /** Records si_code/si_pid of each delivery of `signal` before its handler runs; false when it has no handler. */
+  signalInfoWatch(signal: number): boolean;
+  /** Puts the handler back; false when it was not wrapped (any more). */
+  signalInfoUnwatch(signal: number): boolean;
+  /** [si_code, si_pid] of the oldest delivery not taken yet, or null. */
+  signalInfoTake(signal: number): [number, number] | null;
+  /** si_code values of a signal sent by a process: kill(2), sigqueue(3), tgkill(2) (Linux). */
+  signalSenderCodes: { SI_USER: number; SI_QUEUE: number; SI_TKILL?: number };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

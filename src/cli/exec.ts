@@ -67,7 +67,8 @@ export interface ExecOptions {
 
 /**
  * execve(2): replaces this process with `file` run with `argv` (argv[0] included). Returns
- * only by throwing (ENOENT, EACCES, ENOEXEC, …). fds 0-2 are passed on as they are.
+ * only by throwing (ENOENT, EACCES, …). fds 0-2 are passed on as they are. A file the kernel
+ * cannot execute (ENOEXEC: no `#!` line) is run as `/bin/sh file args…`, as execvp(3) does.
  */
 export function execProgram(file: string, argv: readonly string[], options: ExecOptions = {}): never {
   for (const fd of options.inheritFds ?? []) native.replaceFd(fd, fd, false);
@@ -81,5 +82,18 @@ export function execProgram(file: string, argv: readonly string[], options: Exec
   const env = Object.entries(options.env ?? process.env)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `${name}=${value}`);
-  return native.execve(file, [...argv], env);
+  try {
+    return native.execve(file, [...argv], env);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOEXEC') throw error;
+  }
+  return native.execve('/bin/sh', ['/bin/sh', file, ...argv.slice(1)], env);
+}
+
+/**
+ * The exit status for a command that was found but failed to execute, as env(1) and tini
+ * give it: 127 when execve(2) says ENOENT (its interpreter is missing), otherwise 126.
+ */
+export function execFailureStatus(error: unknown): number {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126;
 }

@@ -2,8 +2,11 @@
 // signals to it (or to its process group), reaps every child that ends — the command's
 // orphans too when it is PID 1 or a subreaper — and exits with the command's status.
 import { readFileSync } from 'fs';
-import { Reaper, WaitStatus, fork, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
-import { execProgram, resolveCommand } from './exec';
+import * as os from 'os';
+import { inheritedChannel, inheritedFds } from '../forksafe';
+import { native } from '../native';
+import { Reaper, WaitStatus, fork, getpid, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
+import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 
 export interface ReapOptions {
@@ -22,6 +25,23 @@ export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
 
 /** Signals the terminal sends to its whole foreground process group. */
 const KEYBOARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+
+const SENDER_CODES: ReadonlySet<number> = new Set(Object.values(native.signalSenderCodes));
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return (os.constants.signals as Record<string, number>)[signal];
+}
+
+/**
+ * Who sent the delivery of `signal` being handled now: the pid of the process that called
+ * kill(2) or sigqueue(3); 0 for the kernel (a terminal's Ctrl-C, Ctrl-\, resize); null when
+ * unknown. Takes the delivery's record: call it once per listener call.
+ */
+function senderOf(signal: NodeJS.Signals): number | null {
+  const record = native.signalInfoTake(signalNumber(signal));
+  if (record === null) return null;
+  return SENDER_CODES.has(record[0]) ? record[1] : 0;
+}
 
 /** Linux: this process's group is the foreground group of its terminal (stat fields 5, 8). */
 function inForegroundGroup(): boolean {
@@ -54,24 +74,36 @@ Promise<number> {
     }
   }
   let child = 0;
-  const pending: NodeJS.Signals[] = [];
-  const forward = (signal: NodeJS.Signals): void => {
-    // Ctrl-C, Ctrl-\ and a resize reach the whole foreground process group, the command
-    // included: sent again, the command would see Ctrl-C twice.
-    if (!options.group && KEYBOARD_SIGNALS.includes(signal) && inForegroundGroup()) return;
-    if (child === 0) {
-      pending.push(signal); // arrived before the child exists: delivered right after fork
-      return;
-    }
+  const send = (signal: NodeJS.Signals, sender: number | null): void => {
     const target = options.group ? -child : child;
     try {
       process.kill(target, signal);
-      if (options.verbose) log(`forwarded ${signal} to ${options.group ? `process group ${child}` : `pid ${child}`}`);
+      if (options.verbose) {
+        const from = sender ? ` (sent by pid ${sender})` : '';
+        log(`forwarded ${signal}${from} to ${options.group ? `process group ${child}` : `pid ${child}`}`);
+      }
     } catch {
       // ESRCH: it has just ended; its status is on the way.
     }
   };
+  const pending: Array<[NodeJS.Signals, number | null]> = [];
+  const watched = options.group ? [] : KEYBOARD_SIGNALS;
+  const forward = (signal: NodeJS.Signals): void => {
+    const sender = watched.includes(signal) ? senderOf(signal) : null;
+    // The terminal's Ctrl-C, Ctrl-\ and resize reach the whole foreground process group, the
+    // command included: sent again, the command would see them twice. A kill(2) by another
+    // process reaches this process only, so it is forwarded.
+    const fromTerminal = sender === 0 || (sender === null && inForegroundGroup());
+    if (watched.includes(signal) && fromTerminal) return;
+    if (child === 0) {
+      pending.push([signal, sender]); // arrived before the child exists: sent right after fork
+      return;
+    }
+    send(signal, sender);
+  };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  // After the listeners: their handler is the one that records who sent each signal.
+  for (const signal of watched) native.signalInfoWatch(signalNumber(signal));
 
   const reaper = new Reaper({ scope: 'all' });
   reaper.on('exit', (status) => {
@@ -81,15 +113,20 @@ Promise<number> {
   });
   reaper.start();
 
+  // The command inherits what this process was started with (LISTEN_FDS sockets, …), except
+  // the IPC channel, which this process's Node has taken over.
+  const channelFd = inheritedChannel()?.fd;
+  const inheritFds = inheritedFds().filter((fd) => fd !== channelFd);
+  const reaperPid = process.pid;
   const pid = fork();
   if (pid === 0) {
     try {
       if (options.group) setpgid(0, 0);
-      execProgram(file, [name, ...args]);
+      execProgram(file, [name, ...args], { inheritFds, env: commandEnv(reaperPid) });
     } catch (error) {
       process.stderr.write(`posix-fork reap: cannot execute ${file}: ${(error as Error).message}\n`);
+      process.exit(execFailureStatus(error));
     }
-    process.exit(127);
   }
   child = pid;
   if (options.group) {
@@ -100,15 +137,25 @@ Promise<number> {
     }
   }
   if (options.verbose) log(`started ${name} as pid ${pid}`);
-  for (const signal of pending.splice(0)) forward(signal);
+  for (const [signal, sender] of pending.splice(0)) send(signal, sender);
 
   const status = await waitFor(pid);
   // Orphans that ended together with the command are reaped before we go.
   reapChildren({ scope: 'all' });
   reaper.stop();
+  for (const signal of watched) native.signalInfoUnwatch(signalNumber(signal));
   for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
   if (options.verbose) log(`${name} (pid ${pid}) ended: ${describe(status)}`);
   return shellStatus(status);
+}
+
+/**
+ * Socket activation (sd_listen_fds(3)): descriptors passed with LISTEN_PID naming this process
+ * are meant for the program it runs, so the command is told they are its own.
+ */
+function commandEnv(reaperPid: number): NodeJS.ProcessEnv {
+  if (process.env.LISTEN_PID !== String(reaperPid)) return process.env;
+  return { ...process.env, LISTEN_PID: String(getpid()) };
 }
 
 function describe(status: WaitStatus): string {

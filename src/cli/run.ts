@@ -1,8 +1,9 @@
 // `posix-fork run script.js [args…]`: this process becomes `node <FORK_SAFE_FLAGS> script.js
-// args…` (execve, same pid), the fork-safe mode the library asks for.
+// args…` (execve, same pid), the fork-safe mode the library asks for. The script inherits what
+// this process was started with: its descriptors and its child_process IPC channel.
 import * as fs from 'fs';
 import * as path from 'path';
-import { FORK_SAFE_FLAGS } from '../index';
+import { FORK_SAFE_FLAGS, inheritedChannel, inheritedFds } from '../forksafe';
 import { execProgram } from './exec';
 import { CliError } from './output';
 
@@ -24,8 +25,12 @@ export function runScript(script: string, args: readonly string[]): never {
   if (!scriptExists(script)) throw new CliError(`cannot find script '${script}'`, 2);
   const execArgv = process.execArgv.filter((flag) => !FORK_SAFE_FLAGS.includes(flag));
   const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...execArgv, script, ...args];
+  const channel = inheritedChannel();
+  const inheritFds = inheritedFds();
+  if (channel !== null && !inheritFds.includes(channel.fd)) inheritFds.push(channel.fd);
+  const env = { ...process.env, ...channel?.env };
   try {
-    return execProgram(process.execPath, argv, { resetSignals: false });
+    return execProgram(process.execPath, argv, { resetSignals: false, inheritFds, env });
   } catch (error) {
     throw new CliError(`cannot execute ${process.execPath}: ${(error as Error).message}`, 126);
   }
