@@ -13,7 +13,7 @@ import {
   survivingMembers,
 } from '../pidfile';
 import { Identity, identify, sessionMembers } from '../proc';
-import { execProgram, resolveCommand } from './exec';
+import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 
 export interface DaemonOptions {
@@ -76,7 +76,7 @@ export function startDaemon(command: string[], options: DaemonOptions): never {
   } catch (error) {
     // The pidfile goes with this process's exit; the log says why.
     process.stderr.write(`posix-fork daemon: cannot execute ${file}: ${(error as Error).message}\n`);
-    process.exit(127);
+    process.exit(execFailureStatus(error));
   }
 }
 
