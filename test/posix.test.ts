@@ -181,3 +181,21 @@ test('every export rejects a table of wrong arguments with TypeError/RangeError 
   for (const [, count] of perFunction) expect(count).toBeGreaterThanOrEqual(15);
   expect(perFunction.size).toBeGreaterThanOrEqual(23);
 });
+
+test('the internal binding never aborts: a throwing element getter, a growing array, an fd at INT_MAX', async () => {
+  const run = await runFixture('native-bad-input.js', [], { timeoutMs: 10000 });
+  expect(run.signal).toBeNull();
+  expect(run.code).toBe(0);
+  const report = JSON.parse(run.stdout.trim());
+  // The getter's own exception reaches the caller, before any system call.
+  expect(report.execveArgv).toEqual({ name: 'Error', message: 'getter 1' });
+  expect(report.execveEnv).toEqual({ name: 'Error', message: 'getter 0' });
+  expect(report.spawnArgv).toEqual({ name: 'Error', message: 'getter 0' });
+  expect(report.spawnFdMap).toEqual({ name: 'Error', message: 'getter 3' });
+  expect(report.resetSignals).toEqual({ name: 'Error', message: 'getter 0' });
+  // The array is read up to the length it had: the call goes on to execve, which fails.
+  expect(report.growingArgv).toMatchObject({ code: 'ENOENT', syscall: 'execve' });
+  // No room above the highest target for the temporary copies: refused before the fork.
+  expect(report.fdAtIntMax).toMatchObject({ code: 'EBADF', syscall: 'dup2' });
+  expect(report.alive).toBe(true);
+});
