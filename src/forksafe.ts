@@ -1,5 +1,6 @@
 // The fork-safe mode: Node started with --single-threaded, so V8 posts no background work
 // (GC, compilation) whose worker threads a fork child would not have.
+import { checkArity } from './args';
 import { native } from './native';
 
 /**
@@ -24,6 +25,7 @@ const startedForkSafe = REQUIRED_FORK_SAFE_FLAGS.every((flag) => process.execArg
  * with `--v8-pool-size=1` as well).
  */
 export function isForkSafe(): boolean {
+  if (arguments.length !== 0) checkArity(arguments, 0, 0);
   return startedForkSafe;
 }
 
@@ -33,7 +35,8 @@ export function isForkSafe(): boolean {
  * program does any work: everything before it runs twice.
  */
 export function ensureForkSafe(): void {
-  if (isForkSafe()) return;
+  checkArity(arguments, 0, 0);
+  if (startedForkSafe) return;
   if (!native.onMainThread) throw new Error('ensureForkSafe() must be called on the main thread');
   const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...process.execArgv, ...process.argv.slice(1)];
   const env = Object.entries(process.env).map(([name, value]) => `${name}=${value ?? ''}`);
