@@ -42,7 +42,6 @@ export function fork(): number {
     if (actions !== null) for (let i = 0; i < actions.length; i++) actions[i]();
   } else {
     trackChild(pid);
-    // After the fork: a warning is delivered on a later tick, which the child would inherit.
     if (!forkSafe && !warned) warnNotForkSafe();
   }
   return pid;
@@ -86,12 +85,19 @@ function activeRequestNames(): string[] {
   return process.getActiveResourcesInfo().filter((name) => known.has(name));
 }
 
+// Once per process. A warning is delivered on a later tick, and every child forked before that
+// tick inherits it queued: so the tick is our own, it emits only in the process that queued
+// it, and it emits the 'warning' event itself, as process.emitWarning's own tick does (with
+// emitWarning there, a fork between the two ticks would still hand the warning on).
 function warnNotForkSafe(): void {
   warned = true;
-  process.emitWarning(
-    `fork() in a Node process not started with ${REQUIRED_FORK_SAFE_FLAGS.join(' ')} may deadlock ` +
-      'the child: V8 background threads do not exist there.',
+  const warning = Object.assign(
+    new Error(
+      `fork() in a Node process not started with ${REQUIRED_FORK_SAFE_FLAGS.join(' ')} may ` +
+        'deadlock the child: V8 background threads do not exist there.',
+    ),
     {
+      name: 'Warning',
       code: 'POSIX_FORK_UNSAFE',
       detail:
         `Start node with ${FORK_SAFE_FLAGS.join(' ')}, use the shebang ` +
@@ -99,4 +105,9 @@ function warnNotForkSafe(): void {
         'or run the script with "npx posix-fork run".',
     },
   );
+  Error.captureStackTrace(warning, fork);
+  const generation = native.forkGeneration();
+  process.nextTick(() => {
+    if (native.forkGeneration() === generation) process.emit('warning', warning);
+  });
 }
