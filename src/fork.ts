@@ -1,4 +1,5 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
+import { existsSync } from 'fs';
 import { checkArity } from './args';
 import { childActions } from './child';
 import { trackChild } from './children';
@@ -36,7 +37,12 @@ export function fork(): number {
   const active = native.activeRequestCount();
   if (active !== 0) refuseInFlightThreadpoolWork(active);
   const actions = childActions();
-  const pid = native.fork();
+  let pid: number;
+  try {
+    pid = native.fork();
+  } catch (error) {
+    throw explainForkError(error);
+  }
   if (pid === 0) {
     // Inline, and no iterator: code that only children run costs each child its first run.
     if (actions !== null) for (let i = 0; i < actions.length; i++) actions[i]();
@@ -45,6 +51,23 @@ export function fork(): number {
     if (!forkSafe && !warned) warnNotForkSafe();
   }
   return pid;
+}
+
+// fork(2) never fails with ENOENT: on Linux it comes from the memory preparation, which reads
+// /proc/self (statm, maps, smaps) to find the areas V8 keeps from fork children, and there is
+// no other way to find them.
+function explainForkError(error: unknown): unknown {
+  if (process.platform !== 'linux' || (error as NodeJS.ErrnoException).code !== 'ENOENT' ||
+      existsSync('/proc/self')) {
+    return error;
+  }
+  return Object.assign(
+    new Error(
+      'fork ENOENT (/proc is not mounted: on Linux fork() needs /proc/self to find the memory ' +
+        'V8 keeps from fork children)',
+    ),
+    { code: 'ENOENT', errno: (error as NodeJS.ErrnoException).errno, syscall: 'fork', path: '/proc/self' },
+  );
 }
 
 // Stream requests complete through the child's re-armed loop like any handle's I/O; they are

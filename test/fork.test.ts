@@ -245,6 +245,30 @@ describe('fork-safe mode', () => {
   });
 });
 
+// /proc unmounted in a mount namespace of its own (root and util-linux's unshare): the mount
+// is gone with the namespace when the fixture ends.
+const UNMOUNT_PROC = ['--mount', '--propagation', 'private', 'sh', '-c', 'umount -l /proc && exec "$0" "$@"'];
+const canUnmountProc = process.platform === 'linux' &&
+  spawnSync('unshare', [...UNMOUNT_PROC, 'sh', '-c', 'test ! -e /proc/self'], { timeout: 10000 }).status === 0;
+
+(canUnmountProc ? test : test.skip)(
+  `without /proc, fork() says that it needs /proc${canUnmountProc ? '' : ' (skipped: needs root and unshare to unmount /proc)'}`,
+  () => {
+    const run = spawnSync('unshare', [...UNMOUNT_PROC, process.execPath, ...FORK_SAFE_FLAGS,
+      path.join(FIXTURES, 'fork-no-proc.js')], { encoding: 'utf8', timeout: 20000 });
+    expect(run.status).toBe(0);
+    const [report] = json(run.stdout);
+    expect(report.procMounted).toBe(false);
+    expect(report.error).toEqual({
+      message: expect.stringMatching(/^fork ENOENT \(\/proc is not mounted: on Linux fork\(\) needs \/proc\/self/),
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'fork',
+    });
+    expect(fs.existsSync('/proc/self')).toBe(true);
+  },
+);
+
 test("the parent's V8 MADV_DONTFORK marks are restored after a burst of forks", async () => {
   const run = await runFixture('fork-memory.js');
   const [r] = json(run.stdout);
