@@ -125,6 +125,37 @@ describe('every way a child ends gives the right status, runs exit listeners onc
   });
 });
 
+describe("fork() inside an 'exit' listener", () => {
+  // [how the parent ends, the code its 'exit' listeners and the child get]
+  const cases: Array<[string, number]> = [['natural', 0], ['exitCode', 3], ['exit', 2]];
+  test.each(cases)('%s: the child runs the remaining listeners and ends with the code', async (mode, code) => {
+    const run = await runFixture('fork-at-exit.js', [mode]);
+    const out = lines(run.stdout);
+    const child = /^child (\d+) in the listener, code=(\d+)$/.exec(out[0]);
+    expect(child).not.toBeNull();
+    expect(Number(child![2])).toBe(code);
+    expect(out.slice(1)).toEqual([
+      `later listener in child code=${code}`,
+      `parent status exitCode=${code} signal=null`,
+      `later listener in parent code=${code}`,
+    ]);
+    expect(run.code).toBe(code);
+  });
+
+  test('natural end outside the fork-safe mode too', async () => {
+    const run = await runFixture('fork-at-exit.js', ['natural'], { forkSafe: false });
+    expect(lines(run.stdout)).toContain('parent status exitCode=0 signal=null');
+    expect(run.code).toBe(0);
+  });
+
+  test('after an uncaught exception: refused with ERR_FORK_AT_EXIT, the parent still ends with 1', async () => {
+    const run = await runFixture('fork-at-exit.js', ['uncaught']);
+    expect(lines(run.stdout)).toEqual(['refused ERR_FORK_AT_EXIT', 'later listener in parent code=1']);
+    expect(run.stderr).toContain('Error: uncaught in the parent');
+    expect(run.code).toBe(1);
+  });
+});
+
 test('the child has a working event loop: timers, fs, net, child_process, a grandchild; heap copied', async () => {
   const run = await runFixture('fork-loop.js');
   expect(run.code).toBe(0);
