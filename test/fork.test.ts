@@ -148,12 +148,15 @@ describe("fork() inside an 'exit' listener", () => {
     expect(run.code).toBe(0);
   });
 
-  test('after an uncaught exception: refused with ERR_FORK_AT_EXIT, the parent still ends with 1', async () => {
-    const run = await runFixture('fork-at-exit.js', ['uncaught']);
-    expect(lines(run.stdout)).toEqual(['refused ERR_FORK_AT_EXIT', 'later listener in parent code=1']);
-    expect(run.stderr).toContain('Error: uncaught in the parent');
-    expect(run.code).toBe(1);
-  });
+  test.each([['uncaught', 'uncaught in the parent'], ['rejection', 'rejected in the parent']])(
+    'after an uncaught exception (%s): refused with ERR_FORK_AT_EXIT, the parent still ends with 1',
+    async (mode, message) => {
+      const run = await runFixture('fork-at-exit.js', [mode]);
+      expect(lines(run.stdout)).toEqual(['refused ERR_FORK_AT_EXIT', 'later listener in parent code=1']);
+      expect(run.stderr).toContain(`Error: ${message}`);
+      expect(run.code).toBe(1);
+    },
+  );
 });
 
 test('the child has a working event loop: timers, fs, net, child_process, a grandchild; heap copied', async () => {
