@@ -54,6 +54,16 @@ function seedDaemonize(pidFilePath: string): void {
   dup2(readNull, 0);
   dup2(writeNull, 1);
   dup2(writeNull, 2);
+  // The step Node needs beyond the classic recipe: on a terminal, process.stdout and
+  // process.stderr do not write through fd 1 and 2. libuv opened the terminal again as a
+  // descriptor of their own (to make it non-blocking), which the dup2 calls above leave on
+  // the terminal: console.log would still reach it, and the daemon would keep it open (a
+  // terminal session waits for it). Point those descriptors at /dev/null too, as daemonize()
+  // does. (`_handle.fd` is Node's internal handle: the only way to reach that descriptor.)
+  for (const stream of [process.stdout, process.stderr]) {
+    const fd = (stream as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (stream.isTTY && typeof fd === 'number' && fd > 2) dup2(writeNull, fd);
+  }
   fs.closeSync(readNull);
   fs.closeSync(writeNull);
 

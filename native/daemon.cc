@@ -47,8 +47,11 @@ bool IntArray(const Napi::CallbackInfo& info, size_t index, const char* name, in
     return false;
   }
   Napi::Array array = info[index].As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
+  // As in StringArrayArg: the length read once, a throwing element getter's exception kept.
+  const uint32_t length = array.Length();
+  for (uint32_t i = 0; i < length; i++) {
     Napi::Value item = array.Get(i);
+    if (item.IsEmpty()) return false;
     if (!item.IsNumber()) {
       ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
                      std::string("The \"") + name + "\" argument must be an array of integers");
@@ -340,9 +343,13 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   for (int source : sources) {
     if (fcntl(source, F_GETFD) < 0) return ThrowErrno(env, errno, "fcntl");
   }
-  // Temporary copies go above every fd involved, so no dup2 overwrites a source still needed.
-  int base = std::max(*std::max_element(targets.begin(), targets.end()),
-                      *std::max_element(sources.begin(), sources.end())) + 1;
+  // Temporary copies go above every fd involved, so no dup2 overwrites a source still needed;
+  // the report pipe's copy goes above them. No descriptor can be numbered past INT_MAX: a
+  // target that leaves no room is refused as dup2 refuses an fd beyond the limit.
+  int64_t highest = std::max(*std::max_element(targets.begin(), targets.end()),
+                             *std::max_element(sources.begin(), sources.end()));
+  if (highest + 1 + static_cast<int64_t>(pairs) > INT_MAX) return ThrowErrno(env, EBADF, "dup2");
+  int base = static_cast<int>(highest + 1);
   std::vector<int> temps(pairs, -1);
 
   std::vector<char*> argv_ptrs, env_ptrs;

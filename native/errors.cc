@@ -179,8 +179,11 @@ bool StringArrayArg(const Napi::CallbackInfo& info, size_t index, const char* na
     return false;
   }
   Napi::Array array = info[index].As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
+  // The length is read once: a getter that grows the array cannot keep the loop going.
+  const uint32_t length = array.Length();
+  for (uint32_t i = 0; i < length; i++) {
     Napi::Value item = array.Get(i);
+    if (item.IsEmpty()) return false;  // an element getter threw: its exception is pending
     if (!item.IsString()) {
       ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
                      std::string("The \"") + name + "\" argument must be an array of strings");

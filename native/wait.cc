@@ -57,6 +57,7 @@ static Napi::Value Wait(const Napi::CallbackInfo& info) {
 
 // decodeStatus(status) -> [exited, exitStatus, signaled, termSig, coreDumped, stopped,
 // stopSig, continued]: the platform's own W* macros, so Linux and macOS encodings both hold.
+// Each value is the macro's raw result, as in C and Python, whatever the predicates say.
 static Napi::Value DecodeStatus(const Napi::CallbackInfo& info) {
   int64_t raw;
   if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "status", INT_MIN, INT_MAX, &raw)) {
@@ -65,20 +66,18 @@ static Napi::Value DecodeStatus(const Napi::CallbackInfo& info) {
   int status = static_cast<int>(raw);
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env, 8);
-  bool exited = WIFEXITED(status), signaled = WIFSIGNALED(status);
-  bool stopped = WIFSTOPPED(status), continued = WIFCONTINUED(status);
-  out.Set(uint32_t(0), Napi::Boolean::New(env, exited));
-  out.Set(uint32_t(1), Napi::Number::New(env, exited ? WEXITSTATUS(status) : 0));
-  out.Set(uint32_t(2), Napi::Boolean::New(env, signaled));
-  out.Set(uint32_t(3), Napi::Number::New(env, signaled ? WTERMSIG(status) : 0));
+  out.Set(uint32_t(0), Napi::Boolean::New(env, WIFEXITED(status)));
+  out.Set(uint32_t(1), Napi::Number::New(env, WEXITSTATUS(status)));
+  out.Set(uint32_t(2), Napi::Boolean::New(env, WIFSIGNALED(status)));
+  out.Set(uint32_t(3), Napi::Number::New(env, WTERMSIG(status)));
 #ifdef WCOREDUMP
-  out.Set(uint32_t(4), Napi::Boolean::New(env, signaled && WCOREDUMP(status)));
+  out.Set(uint32_t(4), Napi::Boolean::New(env, WCOREDUMP(status) != 0));
 #else
   out.Set(uint32_t(4), Napi::Boolean::New(env, false));
 #endif
-  out.Set(uint32_t(5), Napi::Boolean::New(env, stopped));
-  out.Set(uint32_t(6), Napi::Number::New(env, stopped ? WSTOPSIG(status) : 0));
-  out.Set(uint32_t(7), Napi::Boolean::New(env, continued));
+  out.Set(uint32_t(5), Napi::Boolean::New(env, WIFSTOPPED(status)));
+  out.Set(uint32_t(6), Napi::Number::New(env, WSTOPSIG(status)));
+  out.Set(uint32_t(7), Napi::Boolean::New(env, WIFCONTINUED(status)));
   return out;
 }
 

@@ -37,9 +37,12 @@ function prepareChildRuntime(): void {
     configurable: true,
   });
   proc.reallyExit = native.exitRoutedToExit(proc.reallyExit) as ExitingProcess['reallyExit'];
-  process.on('uncaughtExceptionMonitor', endOnFatalException);
   native.prepareDrainWatch(onLoopDrained);
 }
+
+// At load, not at the first fork: a first fork may come in an 'exit' listener of a process that
+// an uncaught exception ends, and must know that it does.
+process.on('uncaughtExceptionMonitor', endOnFatalException);
 
 type ChildAction = () => void;
 const forkHooks = new Set<() => ChildAction | undefined>();
@@ -65,6 +68,10 @@ export function onFork(prepare: () => ChildAction | undefined): () => void {
 export function childActions(): ChildAction[] | null {
   if (!prepared) prepareChildRuntime();
   let actions: ChildAction[] | null = null;
+  if (proc._exiting) {
+    if (endingOnUncaughtException) refuseForkAtExit();
+    (actions ??= []).push(endAfterExitListeners);
+  }
   if (!forkSafe && !backgroundWorkStopped) {
     v8(); // loaded here: a module loaded in the child would be compiled in every child
     (actions ??= []).push(stopBackgroundWork);
@@ -102,6 +109,29 @@ function exitNow(code: number): never {
   return native._exit(Number.isInteger(code) ? code & 0xff : 1);
 }
 
+// fork() in an 'exit' listener. process.exit() then ends in reallyExit, routed to _exit. After a
+// natural end, Node emits 'exit' from its own teardown, which a fork child must never go back
+// to (it waits there for threads the child lacks, or crashes): the child ends right after the
+// remaining listeners, with the code Node would use. That emit is a callback from Node's
+// native side, whose microtasks run as it returns.
+function endAfterExitListeners(): void {
+  queueMicrotask(() => exitNow(currentExitCode(0)));
+}
+
+// After an uncaught exception Node prints it and exits natively once the 'exit' listeners
+// return, with no JS turn in between, so a child could not be ended there: refused.
+let endingOnUncaughtException = false;
+
+function refuseForkAtExit(): never {
+  throw Object.assign(
+    new Error(
+      "fork() in an 'exit' listener of a process that an uncaught exception ends is not " +
+        "supported: Node's own exit path would crash the child",
+    ),
+    { code: 'ERR_FORK_AT_EXIT' },
+  );
+}
+
 // The loop has nothing left to do: Node would emit 'beforeExit', then 'exit', then tear down.
 function onLoopDrained(phase: 'beforeExit' | 'exit'): void {
   try {
@@ -132,9 +162,13 @@ function raiseUncaught(error: unknown): void {
 // code prints it and exits, a path that hangs or crashes in a fork child. So in a child this
 // monitor finishes the job as Node would: the later monitors, 'exit' with code 1, the report.
 function endOnFatalException(error: unknown, origin: string): void {
-  if (native.forkGeneration() === 0) return; // not a fork child
   if (process.listenerCount('uncaughtException') > 0) return;
   if (process.hasUncaughtExceptionCaptureCallback()) return;
+  if (native.forkGeneration() === 0) {
+    // Not a fork child: Node ends this process itself.
+    endingOnUncaughtException = true;
+    return;
+  }
   const monitors = process.listeners('uncaughtExceptionMonitor');
   for (const monitor of monitors.slice(monitors.indexOf(endOnFatalException) + 1)) {
     try {

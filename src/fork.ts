@@ -1,4 +1,6 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
+import { existsSync } from 'fs';
+import { checkArity } from './args';
 import { childActions } from './child';
 import { trackChild } from './children';
 import { FORK_SAFE_FLAGS, REQUIRED_FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
@@ -24,11 +26,8 @@ const forkSafe = isForkSafe();
  * Refused with EBUSY while threadpool requests (fs, dns.lookup, crypto, zlib) are in flight.
  */
 export function fork(): number {
-  if (arguments.length !== 0) {
-    const error = new TypeError(`Expected at most 0 argument(s), received ${arguments.length}`);
-    (error as NodeJS.ErrnoException).code = 'ERR_TOO_MANY_ARGS';
-    throw error;
-  }
+  // Only on misuse: each function a parent calls between two forks costs it a page fault.
+  if (arguments.length !== 0) checkArity(arguments, 0, 0);
   if (!native.onMainThread) {
     throw Object.assign(new Error('fork() is only supported on the main thread'), {
       code: 'ERR_FORK_IN_WORKER',
@@ -38,16 +37,37 @@ export function fork(): number {
   const active = native.activeRequestCount();
   if (active !== 0) refuseInFlightThreadpoolWork(active);
   const actions = childActions();
-  const pid = native.fork();
+  let pid: number;
+  try {
+    pid = native.fork();
+  } catch (error) {
+    throw explainForkError(error);
+  }
   if (pid === 0) {
     // Inline, and no iterator: code that only children run costs each child its first run.
     if (actions !== null) for (let i = 0; i < actions.length; i++) actions[i]();
   } else {
     trackChild(pid);
-    // After the fork: a warning is delivered on a later tick, which the child would inherit.
     if (!forkSafe && !warned) warnNotForkSafe();
   }
   return pid;
+}
+
+// fork(2) never fails with ENOENT: on Linux it comes from the memory preparation, which reads
+// /proc/self (statm, maps, smaps) to find the areas V8 keeps from fork children, and there is
+// no other way to find them.
+function explainForkError(error: unknown): unknown {
+  if (process.platform !== 'linux' || (error as NodeJS.ErrnoException).code !== 'ENOENT' ||
+      existsSync('/proc/self')) {
+    return error;
+  }
+  return Object.assign(
+    new Error(
+      'fork ENOENT (/proc is not mounted: on Linux fork() needs /proc/self to find the memory ' +
+        'V8 keeps from fork children)',
+    ),
+    { code: 'ENOENT', errno: (error as NodeJS.ErrnoException).errno, syscall: 'fork', path: '/proc/self' },
+  );
 }
 
 // Stream requests complete through the child's re-armed loop like any handle's I/O; they are
@@ -88,12 +108,19 @@ function activeRequestNames(): string[] {
   return process.getActiveResourcesInfo().filter((name) => known.has(name));
 }
 
+// Once per process. A warning is delivered on a later tick, and every child forked before that
+// tick inherits it queued: so the tick is our own, it emits only in the process that queued
+// it, and it emits the 'warning' event itself, as process.emitWarning's own tick does (with
+// emitWarning there, a fork between the two ticks would still hand the warning on).
 function warnNotForkSafe(): void {
   warned = true;
-  process.emitWarning(
-    `fork() in a Node process not started with ${REQUIRED_FORK_SAFE_FLAGS.join(' ')} may deadlock ` +
-      'the child: V8 background threads do not exist there.',
+  const warning = Object.assign(
+    new Error(
+      `fork() in a Node process not started with ${REQUIRED_FORK_SAFE_FLAGS.join(' ')} may ` +
+        'deadlock the child: V8 background threads do not exist there.',
+    ),
     {
+      name: 'Warning',
       code: 'POSIX_FORK_UNSAFE',
       detail:
         `Start node with ${FORK_SAFE_FLAGS.join(' ')}, use the shebang ` +
@@ -101,4 +128,9 @@ function warnNotForkSafe(): void {
         'or run the script with "npx posix-fork run".',
     },
   );
+  Error.captureStackTrace(warning, fork);
+  const generation = native.forkGeneration();
+  process.nextTick(() => {
+    if (native.forkGeneration() === generation) process.emit('warning', warning);
+  });
 }

@@ -1,5 +1,6 @@
 // The fork-safe mode: Node started with --single-threaded, so V8 posts no background work
 // (GC, compilation) whose worker threads a fork child would not have.
+import { checkArity } from './args';
 import { identityOf, startupFds } from './daemon-startup';
 import { native } from './native';
 
@@ -25,6 +26,7 @@ const startedForkSafe = REQUIRED_FORK_SAFE_FLAGS.every((flag) => process.execArg
  * with `--v8-pool-size=1` as well).
  */
 export function isForkSafe(): boolean {
+  if (arguments.length !== 0) checkArity(arguments, 0, 0);
   return startedForkSafe;
 }
 
@@ -84,7 +86,8 @@ function programFromStdin(): boolean {
  * input cannot be read again: that throws.
  */
 export function ensureForkSafe(): void {
-  if (isForkSafe()) return;
+  checkArity(arguments, 0, 0);
+  if (startedForkSafe) return;
   if (!native.onMainThread) throw new Error('ensureForkSafe() must be called on the main thread');
   if (programFromStdin()) {
     throw Object.assign(

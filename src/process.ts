@@ -9,6 +9,7 @@
 import { closeSync, writeSync } from 'fs';
 import type { Socket } from 'net';
 import { inspect } from 'util';
+import { isPlainObject } from './args';
 import { onFork } from './child';
 import { native } from './native';
 import { claimStatus, onChildReaped } from './children';
@@ -661,8 +662,8 @@ export class Process<T = unknown> {
       return;
     }
     checkArity(arguments, 1);
-    if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-      invalidType('options', 'of type object', options);
+    if (options !== undefined && !isPlainObject(options)) {
+      invalidType('options', 'a plain object', options);
     }
     const opts: ProcessOptions<T> = options ?? {};
     for (const key of Object.keys(opts)) {
@@ -812,6 +813,7 @@ export class Process<T = unknown> {
    * it in a subclass instead of passing `target`. Called directly, it runs in this process.
    */
   run(): unknown {
+    checkArity(arguments, 0);
     const state = stateOf(this);
     return state.target === null ? undefined : Reflect.apply(state.target, undefined, state.args);
   }

@@ -10,6 +10,7 @@
 // Every status goes through recordStatus() (src/children.ts), and every Reaper and waitFor()
 // listens there, so a status is never lost whichever path reaped the child.
 import { EventEmitter } from 'events';
+import { checkArity, fail, isPlainObject } from './args';
 import {
   claimStatus,
   isOwnChild,
@@ -58,24 +59,6 @@ function describe(value: unknown): string {
   return `Received type ${typeof value} (${String(value)})`;
 }
 
-function fail(Kind: TypeErrorConstructor | RangeErrorConstructor, code: string, message: string):
-never {
-  const error = new Kind(message);
-  (error as NodeJS.ErrnoException).code = code;
-  throw error;
-}
-
-function checkArity(args: IArguments, min: number, max: number): void {
-  if (args.length < min) {
-    fail(TypeError, 'ERR_MISSING_ARGS',
-      `Expected at least ${min} argument(s), received ${args.length}`);
-  }
-  if (args.length > max) {
-    fail(TypeError, 'ERR_TOO_MANY_ARGS',
-      `Expected at most ${max} argument(s), received ${args.length}`);
-  }
-}
-
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number') {
     fail(TypeError, 'ERR_INVALID_ARG_TYPE',
@@ -91,10 +74,7 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
 
 function checkOptions(value: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
-  // A plain object literal: a Date, Map or array here is a mistake, not a set of options.
-  const plain = typeof value === 'object' && value !== null &&
-    [Object.prototype, null].includes(Object.getPrototypeOf(value));
-  if (!plain) {
+  if (!isPlainObject(value)) {
     fail(TypeError, 'ERR_INVALID_ARG_TYPE',
       `The "options" argument must be a plain object. ${describe(value)}`);
   }

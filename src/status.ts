@@ -40,13 +40,15 @@ export function decodeWaitStatus(pid: number, status: number): WaitStatus {
     exitCode: exited ? exitStatus : null,
     signal: signaled ? signalName(termSig) : null,
     signalNumber: signaled ? termSig : null,
-    coreDumped,
+    coreDumped: signaled && coreDumped,
     stopped,
     stopSignal: stopped ? signalName(stopSig) : null,
     continued,
   };
 }
 
+// WEXITSTATUS, WTERMSIG, WCOREDUMP and WSTOPSIG return the raw bits whatever the predicates
+// say, as C's macros and Python's os.W* do: callers check WIFEXITED and the others first.
 /** C `WIFEXITED(status)`, Python `os.WIFEXITED`. */
 export function WIFEXITED(status: number): boolean {
   return forward(native.decodeStatus, arguments)[0];

@@ -162,6 +162,22 @@ describe('posix-fork demo', () => {
     expect(result.stdout).toMatch(new RegExp(`my parent is now ${row?.ppid} `));
   });
 
+  test('orphan: a child that first looks after its parent has gone still names that parent', async () => {
+    const hook = path.join(FIXTURES, 'late-getppid.js');
+    const result = await runNode(['-r', hook, CLI, 'demo', 'orphan'], {
+      forkSafe: false, timeoutMs: 30000, env: PLAIN_ENV,
+    });
+    expect(result.code).toBe(0);
+    const parent = Number(/I am the parent: pid (\d+)/.exec(result.stdout)?.[1]);
+    expect(result.stdout).toMatch(new RegExp(`I am the child, my parent is ${parent}\\b`));
+    const adopter = Number(/my parent is now (\d+)/.exec(result.stdout)?.[1]);
+    expect(adopter).not.toBe(parent);
+    const pids = tablePids(result.stdout).filter((pid) => pid !== result.pid);
+    for (const pid of pids) strays.set(pid, 'posix-fork demo');
+    await until(() => pids.every((pid) => !alive(pid)), 5000).catch(() => undefined);
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
   test('reap-signal: the SIGCHLD loop reaps the child with its status; then ECHILD', async () => {
     const result = await runDemo('reap-signal');
     const [child] = result.pids;

@@ -781,3 +781,29 @@ describeLinux('examples/daemon.ts', () => {
     expect(fs.existsSync(pidFile)).toBe(false);
   });
 });
+
+describeLinuxPython('examples/daemon.ts launched from a terminal', () => {
+  test('the hand-written recipe leaves the daemon no descriptor on the terminal', async () => {
+    const pidFile = path.join(tmp, 'example.pid');
+    // pty.spawn returns only when every holder of the terminal has closed it.
+    const python = spawn(
+      'python3',
+      ['-c', 'import pty,sys; pty.spawn(sys.argv[1:])', process.execPath,
+        path.join(ROOT, 'dist', 'examples', 'daemon.js'), '--pid-file', pidFile, '--seconds', '5'],
+      { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
+    );
+    helpers.push(python);
+    let output = '';
+    python.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    // The pidfile is written after the descriptors are set: from then on they are final.
+    await until(() => fs.existsSync(pidFile) && /^\d+\n$/.test(fs.readFileSync(pidFile, 'utf8')), 20000);
+    const pid = readPid(pidFile);
+    expect(output).toContain('daemonizing');
+    const fds = fdTable(pid);
+    expect([...fds.values()].filter((target) => /^\/dev\/(pts|tty)/.test(target))).toEqual([]);
+    expect(fds.get(1)).toBe('/dev/null');
+    const code = await new Promise<number | null>((resolve) => python.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    await until(() => !alive(pid), 20000);
+  });
+});

@@ -125,6 +125,40 @@ describe('every way a child ends gives the right status, runs exit listeners onc
   });
 });
 
+describe("fork() inside an 'exit' listener", () => {
+  // [how the parent ends, the code its 'exit' listeners and the child get]
+  const cases: Array<[string, number]> = [['natural', 0], ['exitCode', 3], ['exit', 2]];
+  test.each(cases)('%s: the child runs the remaining listeners and ends with the code', async (mode, code) => {
+    const run = await runFixture('fork-at-exit.js', [mode]);
+    const out = lines(run.stdout);
+    const child = /^child (\d+) in the listener, code=(\d+)$/.exec(out[0]);
+    expect(child).not.toBeNull();
+    expect(Number(child![2])).toBe(code);
+    expect(out.slice(1)).toEqual([
+      `later listener in child code=${code}`,
+      `parent status exitCode=${code} signal=null`,
+      `later listener in parent code=${code}`,
+    ]);
+    expect(run.code).toBe(code);
+  });
+
+  test('natural end outside the fork-safe mode too', async () => {
+    const run = await runFixture('fork-at-exit.js', ['natural'], { forkSafe: false });
+    expect(lines(run.stdout)).toContain('parent status exitCode=0 signal=null');
+    expect(run.code).toBe(0);
+  });
+
+  test.each([['uncaught', 'uncaught in the parent'], ['rejection', 'rejected in the parent']])(
+    'after an uncaught exception (%s): refused with ERR_FORK_AT_EXIT, the parent still ends with 1',
+    async (mode, message) => {
+      const run = await runFixture('fork-at-exit.js', [mode]);
+      expect(lines(run.stdout)).toEqual(['refused ERR_FORK_AT_EXIT', 'later listener in parent code=1']);
+      expect(run.stderr).toContain(`Error: ${message}`);
+      expect(run.code).toBe(1);
+    },
+  );
+});
+
 test('the child has a working event loop: timers, fs, net, child_process, a grandchild; heap copied', async () => {
   const run = await runFixture('fork-loop.js');
   expect(run.code).toBe(0);
@@ -202,13 +236,13 @@ test('fork() on a worker thread throws ERR_FORK_IN_WORKER', async () => {
 });
 
 describe('fork-safe mode', () => {
-  test('outside it, fork() warns once with a code; inside it, not at all', async () => {
+  test('outside it, fork() warns once per process with a code, four forks in one tick too; inside it, not at all', async () => {
     const unsafe = await runFixture('fork-mode.js', [], { forkSafe: false });
     const [report] = json(unsafe.stdout);
     expect(report.forkSafe).toBe(false);
     expect(report.warnings).toHaveLength(1);
     expect(report.warnings[0]).toMatchObject({ name: 'Warning', code: 'POSIX_FORK_UNSAFE' });
-    // Printed once: not also by the first child, which must not inherit the queued warning.
+    // Printed once: not also by the children forked after it was queued, which inherit the queue.
     expect(unsafe.stderr.match(/POSIX_FORK_UNSAFE/g)).toHaveLength(1);
     const safe = await runFixture('fork-mode.js');
     expect(json(safe.stdout)[0]).toMatchObject({ forkSafe: true, warnings: [] });
@@ -244,6 +278,30 @@ describe('fork-safe mode', () => {
     expect(run.stderr).toBe('');
   });
 });
+
+// /proc unmounted in a mount namespace of its own (root and util-linux's unshare): the mount
+// is gone with the namespace when the fixture ends.
+const UNMOUNT_PROC = ['--mount', '--propagation', 'private', 'sh', '-c', 'umount -l /proc && exec "$0" "$@"'];
+const canUnmountProc = process.platform === 'linux' &&
+  spawnSync('unshare', [...UNMOUNT_PROC, 'sh', '-c', 'test ! -e /proc/self'], { timeout: 10000 }).status === 0;
+
+(canUnmountProc ? test : test.skip)(
+  `without /proc, fork() says that it needs /proc${canUnmountProc ? '' : ' (skipped: needs root and unshare to unmount /proc)'}`,
+  () => {
+    const run = spawnSync('unshare', [...UNMOUNT_PROC, process.execPath, ...FORK_SAFE_FLAGS,
+      path.join(FIXTURES, 'fork-no-proc.js')], { encoding: 'utf8', timeout: 20000 });
+    expect(run.status).toBe(0);
+    const [report] = json(run.stdout);
+    expect(report.procMounted).toBe(false);
+    expect(report.error).toEqual({
+      message: expect.stringMatching(/^fork ENOENT \(\/proc is not mounted: on Linux fork\(\) needs \/proc\/self/),
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'fork',
+    });
+    expect(fs.existsSync('/proc/self')).toBe(true);
+  },
+);
 
 test("the parent's V8 MADV_DONTFORK marks are restored after a burst of forks", async () => {
   const run = await runFixture('fork-memory.js');

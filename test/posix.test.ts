@@ -149,6 +149,25 @@ test('status macros decode the platform encoding', () => {
   expect(pf.constants).toEqual({ WNOHANG: 1, WUNTRACED: 2, WCONTINUED: 8 });
 });
 
+test('the value macros return the raw bits whatever the predicates say, as in C and Python', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const pf = require('../dist/src');
+  // [status, WEXITSTATUS, WTERMSIG, WCOREDUMP, WSTOPSIG]: what glibc's macros and Python's os.W* give.
+  const table: Array<[number, number, number, boolean, number]> = [
+    [3 << 8, 3, 0, false, 3], // exited 3
+    [9, 0, 9, false, 0], // killed by SIGKILL
+    [6 | 0x80, 0, 6, true, 0], // SIGABRT with a core
+    [0x137f, 0x13, 0x7f, false, 0x13], // stopped by SIGSTOP
+    [0xffff, 0xff, 0x7f, true, 0xff], // continued
+    [(3 << 8) | 0x80, 3, 0, true, 3],
+  ];
+  const got = table.map(([status]) => [status, pf.WEXITSTATUS(status), pf.WTERMSIG(status),
+    pf.WCOREDUMP(status), pf.WSTOPSIG(status)]);
+  expect(got).toEqual(table);
+  // The decoded WaitStatus still reports only what the predicates allow.
+  expect(pf.waitstatusToExitcode(6 | 0x80)).toBe(-6);
+});
+
 test('every export rejects a table of wrong arguments with TypeError/RangeError and the process lives', async () => {
   const run = await runFixture('bad-input.js');
   expect(run.code).toBe(0);
@@ -161,4 +180,22 @@ test('every export rejects a table of wrong arguments with TypeError/RangeError 
   for (const r of report.results) perFunction.set(r.name, (perFunction.get(r.name) ?? 0) + 1);
   for (const [, count] of perFunction) expect(count).toBeGreaterThanOrEqual(15);
   expect(perFunction.size).toBeGreaterThanOrEqual(23);
+});
+
+test('the internal binding never aborts: a throwing element getter, a growing array, an fd at INT_MAX', async () => {
+  const run = await runFixture('native-bad-input.js', [], { timeoutMs: 10000 });
+  expect(run.signal).toBeNull();
+  expect(run.code).toBe(0);
+  const report = JSON.parse(run.stdout.trim());
+  // The getter's own exception reaches the caller, before any system call.
+  expect(report.execveArgv).toEqual({ name: 'Error', message: 'getter 1' });
+  expect(report.execveEnv).toEqual({ name: 'Error', message: 'getter 0' });
+  expect(report.spawnArgv).toEqual({ name: 'Error', message: 'getter 0' });
+  expect(report.spawnFdMap).toEqual({ name: 'Error', message: 'getter 3' });
+  expect(report.resetSignals).toEqual({ name: 'Error', message: 'getter 0' });
+  // The array is read up to the length it had: the call goes on to execve, which fails.
+  expect(report.growingArgv).toMatchObject({ code: 'ENOENT', syscall: 'execve' });
+  // No room above the highest target for the temporary copies: refused before the fork.
+  expect(report.fdAtIntMax).toMatchObject({ code: 'EBADF', syscall: 'dup2' });
+  expect(report.alive).toBe(true);
 });

@@ -21,15 +21,17 @@ export async function orphanDemo(out: DemoOutput): Promise<void> {
     nameProcess('orphan', 'parent');
     closeSync(pidRead);
     closeSync(goWrite);
-    out.say('parent', `I am the parent: pid ${process.pid}, ppid ${getppid()}`);
+    const parentPid = process.pid;
+    out.say('parent', `I am the parent: pid ${parentPid}, ppid ${getppid()}`);
     const child = fork();
     if (child === 0) {
       nameProcess('orphan', 'child');
       closeSync(pidWrite);
-      const first = getppid();
-      out.say('child', `I am the child, my parent is ${first}`);
+      // The parent's pid as the parent knew it: a child's own first getppid() may already
+      // come after the parent exited, and name the adopter.
+      out.say('child', `I am the child, my parent is ${parentPid}`);
       // The seed's time.sleep(1): long enough for the parent to be gone.
-      for (let i = 0; i < 500 && getppid() === first; i++) sleepSync(10);
+      for (let i = 0; i < 500 && getppid() === parentPid; i++) sleepSync(10);
       const adopter = getppid();
       out.say('child', `my parent is now ${adopter} (${processName(adopter) ?? '?'})`);
       nameProcess('orphan', 'orphan');
