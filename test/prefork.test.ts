@@ -194,3 +194,31 @@ test('SIGUSR2: a new master adopts the socket, the old one leaves, the port neve
   process.kill(Number(newMaster), 'SIGTERM');
   await waitUntil(() => !alive(Number(newMaster)), 'the new master gone');
 });
+
+test('posix-fork serve app.js: the app loaded once in the master, the pidfile names the master', async () => {
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'posix-fork-serve-'));
+  const pidfile = path.join(dir, 'serve.pid');
+  const cli = path.join(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
+  const master = startNode([cli, 'serve', path.join(FIXTURES, 'serve-app.js'), '--workers', '2',
+    '--listen', '127.0.0.1:0', '--pidfile', pidfile]);
+  const [, port, masterPid] = await master.waitFor(/2 workers on 127\.0\.0\.1:(\d+) \(master pid (\d+)\)/, 60000);
+  expect(Number(masterPid)).toBe(master.pid);
+  expect(fs.readFileSync(pidfile, 'utf8').split('\n')[0]).toBe(String(master.pid));
+  const answer = JSON.parse((await get(Number(port))).body);
+  expect(answer).toMatchObject({ ppid: master.pid, loadedIn: master.pid });
+  expect(answer.pid).not.toBe(master.pid);
+  process.kill(master.pid, 'SIGTERM');
+  expect(await master.exited).toEqual({ code: 0, signal: null });
+  await waitUntil(() => groupMembers(master.pid).length === 0, 'nothing left in the group');
+  expect(fs.existsSync(pidfile)).toBe(false);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('posix-fork serve: usage errors before anything binds', async () => {
+  const cli = path.join(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
+  for (const args of [['--listen', 'nowhere:x'], ['--workers', '0']]) {
+    const run = startNode([cli, 'serve', path.join(FIXTURES, 'serve-app.js'), ...args]);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(run.output()).toMatch(/^posix-fork serve: invalid --(listen|workers)/m);
+  }
+});
