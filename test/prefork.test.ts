@@ -222,3 +222,23 @@ test('posix-fork serve: usage errors before anything binds', async () => {
     expect(run.output()).toMatch(/^posix-fork serve: invalid --(listen|workers)/m);
   }
 });
+
+test('a unix socket path: bound once, served by the workers, removed by a graceful stop', async () => {
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'posix-fork-prefork-'));
+  const socketPath = path.join(dir, 'app.sock');
+  const master = startNode([APP, JSON.stringify({ workers: 2, path: socketPath })]);
+  await master.waitFor(/^ready \S+ /m, 60000);
+  expect(fs.statSync(socketPath).isSocket()).toBe(true);
+  const body = await new Promise<string>((resolve, reject) => {
+    require('http').get({ socketPath, path: '/', agent: false }, (res: import('http').IncomingMessage) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+  expect(JSON.parse(body).ppid).toBe(master.pid);
+  process.kill(master.pid, 'SIGTERM');
+  expect(await master.exited).toEqual({ code: 0, signal: null });
+  expect(fs.existsSync(socketPath)).toBe(false);
+  expect(fs.readdirSync(dir)).toEqual([]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
