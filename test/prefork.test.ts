@@ -242,3 +242,12 @@ test('a unix socket path: bound once, served by the workers, removed by a gracef
   expect(fs.readdirSync(dir)).toEqual([]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('SIGTERM while the workers are still starting: they are stopped, the master exits 0', async () => {
+  const master = startNode([APP, JSON.stringify({ workers: 2, startMs: 60000 })]);
+  await waitUntil(() => childrenOf(master.pid).length === 2, 'two workers forked', 60000);
+  process.kill(master.pid, 'SIGTERM');
+  expect(await master.exited).toEqual({ code: 0, signal: null });
+  expect(master.output()).not.toMatch(/^ready /m);
+  await waitUntil(() => groupMembers(master.pid).length === 0, 'nothing left in the group');
+});

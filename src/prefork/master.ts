@@ -61,7 +61,9 @@ export class PreforkServer extends EventEmitter {
   #uninstallSignals: (() => void) | null = null;
   #masterWatch: [number, number] | null = null;
   #waiters: Waiter[] = [];
+  #binding: Promise<void> | null = null;
   #reloading: Promise<void> | null = null;
+  #handingOver = false;
   #closing: Promise<void> | null = null;
   #inChild = false;
 
@@ -86,7 +88,9 @@ export class PreforkServer extends EventEmitter {
 
   async #start(): Promise<void> {
     const inherited = takeHandover();
-    this.#bound = await bindOnce(this.#options.listen, inherited);
+    const binding = bindOnce(this.#options.listen, inherited);
+    this.#binding = binding.then(() => undefined, () => undefined);
+    this.#bound = await binding;
     if (this.#closing !== null) throw errorWithCode('prefork server closed before it was ready', 'ERR_SERVER_CLOSED');
     if (process.platform !== 'linux') this.#masterWatch = pipe();
     if (this.#options.signals) this.#uninstallSignals = installSignals(this);
@@ -279,7 +283,15 @@ export class PreforkServer extends EventEmitter {
     if (!record.stopping) {
       record.stopping = true;
       this.#kill(record, 'SIGTERM');
-      record.killTimer = setTimeout(() => this.#kill(record, 'SIGKILL'), this.#options.gracefulTimeoutMs);
+      // Sent again each second (a worker's stop is idempotent): a signal that reaches a worker
+      // in the first moment after its fork can be lost.
+      const again = setInterval(() => this.#kill(record, 'SIGTERM'), 1000);
+      record.killTimer = setTimeout(() => {
+        clearInterval(again);
+        this.#kill(record, 'SIGKILL');
+      }, this.#options.gracefulTimeoutMs);
+      const stopAgain = () => clearInterval(again);
+      record.exited.then(stopAgain, stopAgain);
       this.#changed();
     }
     return record.exited;
@@ -348,8 +360,9 @@ export class PreforkServer extends EventEmitter {
         this.#respawns.delete(id);
       }
     }
-    if (this.#bound !== null) this.#fill();
-    if (this.#inChild) return new Promise(() => undefined);
+    // Forked from a later turn of the event loop: in a new worker, the code that called
+    // scale() must not go on running.
+    if (this.#bound !== null) setImmediate(() => this.#fill());
     this.#changed();
     return Promise.all(stopped).then(() => this.#until(() => this.#allReady()));
   }
@@ -368,11 +381,9 @@ export class PreforkServer extends EventEmitter {
   async #shutdown(): Promise<void> {
     this.#uninstallSignals?.();
     this.#uninstallSignals = null;
-    try {
-      await this.ready;
-    } catch {
-      // Not bound, or no worker ever started: there is still something to clean up.
-    }
+    // Closing settles `ready` (rejected if it was still pending): not an unhandled rejection.
+    this.ready.catch(() => undefined);
+    await this.#binding;
     if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
     for (const timer of this.#respawns.values()) clearTimeout(timer);
     this.#respawns.clear();
@@ -394,10 +405,16 @@ export class PreforkServer extends EventEmitter {
     if (this.#closing !== null || this.#bound === null) {
       return Promise.reject(errorWithCode('prefork server is not running', 'ERR_SERVER_CLOSED'));
     }
+    if (this.#handingOver) {
+      return Promise.reject(errorWithCode('a hand-over is already under way', 'ERR_PREFORK_HANDOVER'));
+    }
+    this.#handingOver = true;
     const bound = this.#bound;
     return handOver(bound, () => {
       bound.path = null; // the socket file is the new master's now
       return this.close();
+    }).finally(() => {
+      this.#handingOver = false;
     });
   }
 }
