@@ -91,11 +91,6 @@ export function runWorker(setup: WorkerSetup): void {
   const value = setup.serve(setup.context);
   Promise.resolve(value).then((result) => {
     served = result;
-    if (stopping) {
-      stopping = false;
-      stop();
-      return;
-    }
     const server = result as Closable;
     if (isClosable(result) && server.listening === false && typeof server.once === 'function') {
       server.once('listening', accepting);
