@@ -8,11 +8,13 @@ import api from '../dist/src/index.js';
 
 export * from '../dist/src/index.js';
 export const {
+  PreforkServer,
   Process,
   Reaper,
   activeChildren,
   currentProcess,
   daemonize,
+  prefork,
   processInfo,
   reapChildren,
   setChildSubreaper,

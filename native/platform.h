@@ -34,4 +34,8 @@ int ReserveFileSpace(int fd, int64_t bytes);
 // PR_SET_CHILD_SUBREAPER on Linux; ENOSYS elsewhere. Returns 0 or errno.
 int SetChildSubreaper(bool on);
 
+// PR_SET_PDEATHSIG on Linux: `sig` is sent to the caller when its parent exits (0: off); ENOSYS
+// elsewhere, where a caller watches a pipe from its parent instead. Returns 0 or errno.
+int SetParentDeathSignal(int sig);
+
 }  // namespace posixfork

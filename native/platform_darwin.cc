@@ -28,4 +28,6 @@ int ReserveFileSpace(int fd, int64_t bytes) {
 
 int SetChildSubreaper(bool) { return ENOSYS; }
 
+int SetParentDeathSignal(int) { return ENOSYS; }
+
 }  // namespace posixfork

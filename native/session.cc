@@ -8,6 +8,7 @@
 
 #include "areas.h"
 #include "errors.h"
+#include "platform.h"
 
 namespace posixfork {
 
@@ -69,6 +70,17 @@ static Napi::Value Umask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), umask(static_cast<mode_t>(mask)));
 }
 
+// setParentDeathSignal(sig): the signal this process gets when its parent exits (0: none).
+// Linux only (ENOSYS elsewhere). The caller checks getppid() afterwards: a parent that died
+// before the call has sent nothing.
+static Napi::Value SetParentDeathSignalJs(const Napi::CallbackInfo& info) {
+  int64_t sig;
+  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "signal", 0, 64, &sig)) return Napi::Value();
+  int err = SetParentDeathSignal(static_cast<int>(sig));
+  if (err != 0) return ThrowErrno(info.Env(), err, "prctl");
+  return info.Env().Undefined();
+}
+
 void InitSession(Napi::Env env, Napi::Object exports) {
   exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
   exports.Set("getppid", Napi::Function::New(env, GetPPid, "getppid"));
@@ -77,6 +89,8 @@ void InitSession(Napi::Env env, Napi::Object exports) {
   exports.Set("setpgid", Napi::Function::New(env, SetPgid, "setpgid"));
   exports.Set("getpgid", Napi::Function::New(env, GetPgid, "getpgid"));
   exports.Set("umask", Napi::Function::New(env, Umask, "umask"));
+  exports.Set("setParentDeathSignal",
+              Napi::Function::New(env, SetParentDeathSignalJs, "setParentDeathSignal"));
 }
 
 }  // namespace posixfork

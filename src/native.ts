@@ -34,6 +34,8 @@ export interface NativeBinding {
   setpgid(pid: number, pgid: number): void;
   getpgid(pid?: number): number;
   umask(mask: number): number;
+  /** PR_SET_PDEATHSIG (Linux): `signal` arrives when the parent exits; ENOSYS elsewhere. */
+  setParentDeathSignal(signal: number): void;
 
   dup(fd: number): number;
   dup2(oldfd: number, newfd: number): number;

@@ -61,8 +61,8 @@ describe('entry points', () => {
   });
 
   // A getter (what TypeScript makes of `export { x } from`) first called in a fork child, as in
-  // `pf._exit(0)`, is compiled in every child. Process, the reapers, daemonize and processInfo
-  // are loaded on first use, and become plain values then.
+  // `pf._exit(0)`, is compiled in every child. Process, the reapers, daemonize, processInfo and
+  // prefork are loaded on first use, and become plain values then.
   test('the core exports are plain values; the rest loads on first use, then is one too', async () => {
     const script = `
       const api = require('posix-fork');
@@ -80,8 +80,8 @@ describe('entry points', () => {
     const seen = JSON.parse(result.stdout);
     expect(seen.count).toBeGreaterThanOrEqual(40);
     expect(seen.getters).toEqual([
-      'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'processInfo',
-      'reapChildren', 'setChildSubreaper', 'waitFor',
+      'PreforkServer', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'prefork',
+      'processInfo', 'reapChildren', 'setChildSubreaper', 'waitFor',
     ]);
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);

@@ -13,6 +13,7 @@ import { DEMOS, findDemo } from './demos/index';
 import { CliError, errorLine, makeStyle, wantsColor } from './output';
 import { reap } from './reap';
 import { runScript } from './run';
+import { parseWorkers, serve } from './serve';
 
 /** Usage errors (unknown option, missing argument): 2, as most Unix tools. */
 const USAGE_EXIT = 2;
@@ -174,6 +175,26 @@ Example:
   posix-fork run server.js --port 8080`)
     .action((script: string, args: string[]) => {
       runScript(script, args);
+    });
+
+  program
+    .command('serve')
+    .description('serve a Node app with prefork(): N forked workers on one listening socket')
+    .argument('<app>', 'a module exporting a request handler (req, res) or a serve({ listen, id, generation }) function')
+    .option('--workers <n>', 'how many workers (default: the number of CPUs)', parseWorkers)
+    .option('--listen <where>', 'PORT, HOST:PORT or a unix socket path', '8080')
+    .option('--pidfile <file>', 'write the master\'s pid here, locked while it runs')
+    .addHelpText('after', `
+The app is loaded once, in the master, then shared copy-on-write by every worker.
+Signals to the master: SIGHUP reloads the workers one by one; SIGTTIN/SIGTTOU add or
+remove one; SIGUSR2 re-executes the master keeping the socket; SIGTERM/SIGINT stop
+gracefully.
+
+Example:
+  posix-fork serve app.js --workers 4 --listen 8080`)
+    .action(async (app: string, options: { workers?: number; listen: string; pidfile?: string }) => {
+      ensureForkSafe(); // the workers are forked in this process
+      await serve(app, options, log('serve'));
     });
 
   // One output configuration object is shared by the program and its subcommands.

@@ -6,6 +6,7 @@ import { orphanDemo } from './orphan';
 import { processDemo } from './process';
 import { reapPollDemo } from './reap-poll';
 import { reapSignalDemo } from './reap-signal';
+import { serverDemo } from './server';
 import { zombieDemo } from './zombie';
 
 export interface Demo {
@@ -22,6 +23,7 @@ export const DEMOS: readonly Demo[] = [
   { name: 'reap-poll', summary: 'reap by polling with WNOHANG ("one loop...")', run: reapPollDemo },
   { name: 'daemon', summary: 'the double fork, step by step, and the pidfile', run: daemonDemo },
   { name: 'process', summary: 'Process start/join/daemon, like multiprocessing', run: processDemo },
+  { name: 'server', summary: 'the forking server: a child per connection, each reaped', run: serverDemo },
 ];
 
 export function findDemo(name: string): Demo | undefined {

@@ -1,0 +1,420 @@
+// The master: binds once, forks the workers, replaces the ones that die, rolls reloads and
+// scales, and stops them all gracefully. It never accepts a connection itself.
+import { EventEmitter } from 'events';
+import * as fs from 'fs';
+import * as net from 'net';
+import { fork } from '../fork';
+import { pipe } from '../posix';
+import { waitFor } from '../reaper';
+import { WaitStatus } from '../status';
+import { Bound, bindOnce, takeHandover, unbind } from './listen';
+import {
+  CRASH_LOOP_FAILURES, MAX_WORKERS, Normalised, QUICK_DEATH_MS, heartbeatInterval, respawnDelay,
+} from './options';
+import { installSignals } from './signals';
+import { dieWithMaster, runWorker } from './worker';
+import { handOver, notifyPredecessor } from './handover';
+
+/** A worker as `server.workers` and the events show it. */
+export interface WorkerInfo {
+  id: number;
+  pid: number;
+  generation: number;
+  /** When it was forked, in ms since the epoch (Date.now()). */
+  startedAt: number;
+}
+
+interface WorkerRecord extends WorkerInfo {
+  ready: boolean;
+  stopping: boolean;
+  lastBeat: number;
+  channel: net.Socket;
+  killTimer: NodeJS.Timeout | null;
+  exited: Promise<WaitStatus>;
+}
+
+interface Waiter {
+  done(): boolean;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function errorWithCode(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+function describeStatus(status: WaitStatus): string {
+  return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.exitCode}`;
+}
+
+export class PreforkServer extends EventEmitter {
+  /** Resolves once every worker accepts; rejects when the socket cannot be bound. */
+  readonly ready: Promise<void>;
+  readonly #options: Normalised;
+  #bound: Bound | null = null;
+  readonly #records = new Map<number, WorkerRecord>();
+  #target: number;
+  #generation = 0;
+  readonly #failures = new Map<number, number>();
+  readonly #respawns = new Map<number, NodeJS.Timeout>();
+  #beatTimer: NodeJS.Timeout | null = null;
+  #uninstallSignals: (() => void) | null = null;
+  #masterWatch: [number, number] | null = null;
+  #waiters: Waiter[] = [];
+  #binding: Promise<void> | null = null;
+  #reloading: Promise<void> | null = null;
+  #handingOver = false;
+  #closing: Promise<void> | null = null;
+  #inChild = false;
+
+  constructor(options: Normalised) {
+    super();
+    this.#options = options;
+    this.#target = options.workers;
+    this.ready = this.#start();
+  }
+
+  /** The running workers (stopping ones excluded), by slot. */
+  get workers(): WorkerInfo[] {
+    return [...this.#records.values()].filter((r) => !r.stopping)
+      .sort((a, b) => a.id - b.id || a.startedAt - b.startedAt)
+      .map(({ id, pid, generation, startedAt }) => ({ id, pid, generation, startedAt }));
+  }
+
+  /** Where the socket is bound, as net.Server#address() says (null before binding, or for `{ fd }`). */
+  address(): net.AddressInfo | string | null {
+    return this.#bound?.address ?? null;
+  }
+
+  async #start(): Promise<void> {
+    const inherited = takeHandover();
+    const binding = bindOnce(this.#options.listen, inherited);
+    this.#binding = binding.then(() => undefined, () => undefined);
+    this.#bound = await binding;
+    if (this.#closing !== null) throw errorWithCode('prefork server closed before it was ready', 'ERR_SERVER_CLOSED');
+    if (process.platform !== 'linux') this.#masterWatch = pipe();
+    if (this.#options.signals) this.#uninstallSignals = installSignals(this);
+    const { timeoutMs } = this.#options;
+    if (timeoutMs > 0) {
+      this.#beatTimer = setInterval(() => this.#checkHeartbeats(), heartbeatInterval(timeoutMs));
+      this.#beatTimer.unref();
+    }
+    this.#fill();
+    if (this.#inChild) return new Promise(() => undefined);
+    await this.#until(() => this.#allReady());
+    if (inherited !== null) notifyPredecessor(inherited);
+  }
+
+  // Every slot below the target has a worker that accepts, and no slot above it has one.
+  #allReady(): boolean {
+    const ready = new Set<number>();
+    for (const record of this.#records.values()) {
+      if (record.stopping) continue;
+      if (record.id >= this.#target) return false;
+      if (record.ready) ready.add(record.id);
+    }
+    return ready.size === this.#target;
+  }
+
+  #until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ done, resolve, reject }));
+  }
+
+  #changed(): void {
+    const waiting = this.#waiters;
+    this.#waiters = waiting.filter((waiter) => !waiter.done());
+    for (const waiter of waiting) if (!this.#waiters.includes(waiter)) waiter.resolve();
+  }
+
+  #rejectWaiters(error: Error): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) waiter.reject(error);
+  }
+
+  // Starts a worker in every slot that has none (and no replacement already scheduled).
+  #fill(): void {
+    if (this.#closing !== null || this.#inChild) return;
+    for (let id = 0; id < this.#target; id++) {
+      if (this.#respawns.has(id) || this.#hasLiveWorker(id)) continue;
+      this.#spawn(id, this.#generation);
+      if (this.#inChild) return;
+    }
+  }
+
+  #hasLiveWorker(id: number, generation = 0): boolean {
+    for (const record of this.#records.values()) {
+      if (record.id === id && !record.stopping && record.generation >= generation) return true;
+    }
+    return false;
+  }
+
+  #spawn(id: number, generation: number): WorkerRecord | null {
+    const bound = this.#bound as Bound;
+    const [readEnd, writeEnd] = pipe();
+    const masterPid = process.pid;
+    let pid: number;
+    try {
+      pid = fork();
+    } catch (error) {
+      fs.closeSync(readEnd);
+      fs.closeSync(writeEnd);
+      // Threadpool work in flight in the master (EBUSY): try again shortly.
+      if ((error as NodeJS.ErrnoException).code === 'EBUSY') this.#respawnLater(id, 20);
+      else this.#reportError(error as Error);
+      return null;
+    }
+    if (pid === 0) {
+      this.#inChild = true;
+      dieWithMaster(masterPid, this.#masterWatch?.[0] ?? null);
+      fs.closeSync(readEnd);
+      this.#forgetMasterState();
+      runWorker({
+        masterPid,
+        channelFd: writeEnd,
+        masterWatchFd: this.#masterWatch?.[0] ?? null,
+        context: { listen: { fd: bound.fd }, id, generation },
+        serve: this.#options.serve,
+        beatMs: this.#options.timeoutMs > 0 ? heartbeatInterval(this.#options.timeoutMs) : 0,
+      });
+      return null;
+    }
+    fs.closeSync(writeEnd);
+    const channel = new net.Socket({ fd: readEnd, readable: true, writable: false });
+    const now = Date.now();
+    const record: WorkerRecord = {
+      id, pid, generation, startedAt: now, ready: false, stopping: false, lastBeat: now, channel,
+      killTimer: null, exited: waitFor(pid),
+    };
+    this.#records.set(pid, record);
+    channel.on('data', (data: Buffer) => this.#onMessage(record, data));
+    channel.on('error', () => undefined);
+    record.exited.then((status) => this.#onExit(record, status), (error: Error) => this.#reportError(error));
+    return record;
+  }
+
+  // In a new worker: the master's handles, timers and signal handlers are not its own.
+  #forgetMasterState(): void {
+    for (const record of this.#records.values()) {
+      record.channel.destroy();
+      if (record.killTimer !== null) clearTimeout(record.killTimer);
+    }
+    this.#records.clear();
+    for (const timer of this.#respawns.values()) clearTimeout(timer);
+    this.#respawns.clear();
+    if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
+    this.#uninstallSignals?.();
+    if (this.#masterWatch !== null) fs.closeSync(this.#masterWatch[1]);
+    this.#waiters = [];
+  }
+
+  #onMessage(record: WorkerRecord, data: Buffer): void {
+    record.lastBeat = Date.now();
+    if (!record.ready && data.includes(0x52 /* R */)) {
+      record.ready = true;
+      this.emit('worker', this.#info(record));
+      this.#changed();
+    }
+  }
+
+  #info({ id, pid, generation, startedAt }: WorkerRecord): WorkerInfo {
+    return { id, pid, generation, startedAt };
+  }
+
+  #onExit(record: WorkerRecord, status: WaitStatus): void {
+    this.#records.delete(record.pid);
+    if (record.killTimer !== null) clearTimeout(record.killTimer);
+    record.channel.destroy();
+    this.emit('exit', this.#info(record), status);
+    if (!record.stopping && this.#closing === null && record.id < this.#target) {
+      const failed = !record.ready || Date.now() - record.startedAt < QUICK_DEATH_MS;
+      const failures = failed ? (this.#failures.get(record.id) ?? 0) + 1 : 1;
+      this.#failures.set(record.id, failures);
+      if (failures === CRASH_LOOP_FAILURES) {
+        const error = errorWithCode(`prefork worker ${record.id} keeps failing: ${failures} failed starts ` +
+          `in a row, the last ended by ${describeStatus(status)}; retrying with backoff`, 'ERR_PREFORK_CRASH_LOOP');
+        this.#reportError(error);
+        this.#rejectWaiters(error);
+      }
+      this.#respawnLater(record.id, respawnDelay(failures));
+    }
+    this.#changed();
+  }
+
+  #respawnLater(id: number, delay: number): void {
+    if (this.#closing !== null || this.#respawns.has(id)) return;
+    const timer = setTimeout(() => {
+      this.#respawns.delete(id);
+      this.#fill();
+    }, delay);
+    this.#respawns.set(id, timer);
+  }
+
+  // 'error' when someone listens; otherwise a warning: a master that crashes takes every
+  // worker with it, which is worse than the failure being reported.
+  #reportError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error);
+  }
+
+  #checkHeartbeats(): void {
+    const now = Date.now();
+    const { timeoutMs } = this.#options;
+    for (const record of this.#records.values()) {
+      if (record.stopping) continue;
+      const since = record.ready ? record.lastBeat : record.startedAt;
+      if (now - since > timeoutMs) {
+        // Stuck: its event loop cannot run a graceful stop.
+        this.#kill(record, 'SIGKILL');
+      }
+    }
+  }
+
+  #kill(record: WorkerRecord, signal: NodeJS.Signals): void {
+    try {
+      process.kill(record.pid, signal);
+    } catch {
+      // Exited already; reaping reports it.
+    }
+  }
+
+  #stop(record: WorkerRecord): Promise<WaitStatus> {
+    if (!record.stopping) {
+      record.stopping = true;
+      this.#kill(record, 'SIGTERM');
+      // Sent again each second (a worker's stop is idempotent): a signal that reaches a worker
+      // in the first moment after its fork can be lost.
+      const again = setInterval(() => this.#kill(record, 'SIGTERM'), 1000);
+      record.killTimer = setTimeout(() => {
+        clearInterval(again);
+        this.#kill(record, 'SIGKILL');
+      }, this.#options.gracefulTimeoutMs);
+      const stopAgain = () => clearInterval(again);
+      record.exited.then(stopAgain, stopAgain);
+      this.#changed();
+    }
+    return record.exited;
+  }
+
+  /** Replaces the workers one by one (next generation), each once its successor accepts. */
+  reload(): Promise<void> {
+    if (this.#closing !== null) return Promise.reject(errorWithCode('prefork server is closed', 'ERR_SERVER_CLOSED'));
+    this.#reloading ??= this.#rollingReload().finally(() => {
+      this.#reloading = null;
+    });
+    return this.#reloading;
+  }
+
+  async #rollingReload(): Promise<void> {
+    await this.ready;
+    const generation = ++this.#generation;
+    const retiring: Array<Promise<WaitStatus>> = [];
+    for (let id = 0; id < this.#target; id++) {
+      if (this.#closing !== null) break;
+      const old = [...this.#records.values()].filter((r) => r.id === id && !r.stopping && r.generation < generation);
+      if (!this.#hasLiveWorker(id, generation)) {
+        const fresh = await this.#spawnReady(id, generation);
+        if (fresh === null) return new Promise(() => undefined); // in the new worker
+      }
+      for (const record of old) retiring.push(this.#stop(record));
+    }
+    await Promise.all(retiring);
+  }
+
+  // A worker in slot `id` that accepts; throws if it exits first.
+  async #spawnReady(id: number, generation: number): Promise<WorkerRecord | null> {
+    for (;;) {
+      const record = this.#spawn(id, generation);
+      if (this.#inChild) return null;
+      if (record === null) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      await this.#until(() => record.ready || !this.#records.has(record.pid));
+      if (record.ready) return record;
+      throw errorWithCode(`prefork reload: the new worker ${record.id} (pid ${record.pid}) exited before accepting`,
+        'ERR_PREFORK_RELOAD');
+    }
+  }
+
+  /** Sets the number of workers: starts new slots, stops the highest ones gracefully. */
+  scale(workers: number): Promise<void> {
+    if (typeof workers !== 'number') {
+      throw Object.assign(new TypeError(`The "workers" argument must be of type number. Received type ${typeof workers}`),
+        { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+      throw Object.assign(new RangeError(`The value of "workers" is out of range. It must be an integer >= 1 and ` +
+        `<= ${MAX_WORKERS}. Received ${workers}`), { code: 'ERR_OUT_OF_RANGE' });
+    }
+    if (this.#closing !== null) return Promise.reject(errorWithCode('prefork server is closed', 'ERR_SERVER_CLOSED'));
+    this.#target = workers;
+    const stopped: Array<Promise<WaitStatus>> = [];
+    for (const record of this.#records.values()) {
+      if (record.id >= workers) stopped.push(this.#stop(record));
+    }
+    for (const [id, timer] of this.#respawns) {
+      if (id >= workers) {
+        clearTimeout(timer);
+        this.#respawns.delete(id);
+      }
+    }
+    // Forked from a later turn of the event loop: in a new worker, the code that called
+    // scale() must not go on running.
+    if (this.#bound !== null) setImmediate(() => this.#fill());
+    this.#changed();
+    return Promise.all(stopped).then(() => this.#until(() => this.#allReady()));
+  }
+
+  /** The number of workers scale() last asked for. */
+  get target(): number {
+    return this.#target;
+  }
+
+  /** Stops every worker gracefully (SIGKILL after gracefulTimeoutMs), then closes the socket. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#uninstallSignals?.();
+    this.#uninstallSignals = null;
+    // Closing settles `ready` (rejected if it was still pending): not an unhandled rejection.
+    this.ready.catch(() => undefined);
+    await this.#binding;
+    if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
+    for (const timer of this.#respawns.values()) clearTimeout(timer);
+    this.#respawns.clear();
+    this.#rejectWaiters(errorWithCode('prefork server closed', 'ERR_SERVER_CLOSED'));
+    await Promise.all([...this.#records.values()].map((record) => this.#stop(record)));
+    if (this.#bound !== null) unbind(this.#bound);
+    if (this.#masterWatch !== null) {
+      for (const fd of this.#masterWatch) fs.closeSync(fd);
+      this.#masterWatch = null;
+    }
+    this.emit('close');
+  }
+
+  /**
+   * Re-executes the master's program with the listening socket kept open (SIGUSR2): the new
+   * master adopts the socket and starts its workers; this one closes once they accept.
+   */
+  handOver(): Promise<number> {
+    if (this.#closing !== null || this.#bound === null) {
+      return Promise.reject(errorWithCode('prefork server is not running', 'ERR_SERVER_CLOSED'));
+    }
+    if (this.#handingOver) {
+      return Promise.reject(errorWithCode('a hand-over is already under way', 'ERR_PREFORK_HANDOVER'));
+    }
+    this.#handingOver = true;
+    const bound = this.#bound;
+    return handOver(bound, () => {
+      bound.path = null; // the socket file is the new master's now
+      return this.close();
+    }).finally(() => {
+      this.#handingOver = false;
+    });
+  }
+}
