@@ -15,11 +15,11 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 PREBUILDIFY="$ROOT/node_modules/.bin/prebuildify"
 
-# node-gyp: on PATH under `npm run` (npm's own), else the copy npm ships.
-node_gyp="$(command -v node-gyp || true)"
-if [ -z "$node_gyp" ]; then
-  node_gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-fi
+# node-gyp: the one npm names under `npm run`, else the copy npm ships, else one on PATH.
+# (npm's node-gyp on PATH is a wrapper that needs $npm_config_node_gyp.)
+node_gyp="${npm_config_node_gyp:-}"
+[ -f "$node_gyp" ] || node_gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+[ -f "$node_gyp" ] || node_gyp="$(command -v node-gyp)"
 # prebuildify names the newest Node it knows as the target; with Node-API any version's headers
 # build the same binary, so the running Node's own are used when npm has no nodedir set
 # (node-gyp would otherwise download that version's headers).
