@@ -1,18 +1,23 @@
 // npm run test:pack — proves the published package installs and works without a compiler.
 //
 // 1. Stages a copy of the package sources in a temporary directory (so the repository's own
-//    build/ is never rebuilt), runs `npm run prebuild` there (prebuildify --napi --strip) and
-//    checks that node-gyp-build resolves the prebuilt binary with PREBUILDS_ONLY=1.
-// 2. `npm pack`s it and checks the file list: what users need, nothing else.
+//    build/ is never rebuilt), runs `npm run prebuild` there (scripts/prebuild.sh) and checks
+//    each prebuilt binary: one per directory, an ELF file for its CPU, stripped. On linux-x64
+//    those are linux-x64 and the cross-compiled linux-arm64. node-gyp-build must resolve the
+//    host's with PREBUILDS_ONLY=1.
+// 2. `npm pack`s it and checks the file list: what users need (every prebuilt binary), nothing else.
 // 3. Installs the tarball into a fresh project with a PATH that holds only node, npm and sh
 //    (no cc, g++, make or python) and npm_config_build_from_source unset, so the install
 //    succeeds only if the prebuilt binary is used.
 // 4. There, under `node --single-threaded` with PREBUILDS_ONLY=1, runs a fork + waitpid round
 //    trip through require() and through import, and type-checks a CommonJS and an ESM
 //    consumer with tsc (nodenext, bundler and node10 resolution).
+// --node <file> runs steps 3 and 4 with that Node binary (npm included) instead of this one:
+// npm run test:arm64 passes the arm64 Node, run under qemu, so the install must pick
+// prebuilds/linux-arm64. Waits are multiplied by $POSIX_FORK_TEST_TIME_SCALE, as in the tests.
 // Temporary directories are removed at the end (keep them with --keep).
 //
-//   node dist/scripts/test-pack.js [--keep]
+//   node dist/scripts/test-pack.js [--keep] [--node <file>]
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -24,6 +29,8 @@ const STAGED = [
   'package.json',
   'binding.gyp',
   'native',
+  'scripts/prebuild.sh',
+  'scripts/arm64-setup.sh',
   'src',
   'esm',
   'tsconfig.json',
@@ -33,6 +40,30 @@ const STAGED = [
 ];
 const COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'clang', 'make', 'python', 'python3'];
 const PLATFORM_DIR = `${process.platform}-${process.arch}`;
+/** The prebuilt binaries `npm run prebuild` makes here: linux-x64 also cross-compiles linux-arm64. */
+const PREBUILT_DIRS = PLATFORM_DIR === 'linux-x64' ? ['linux-x64', 'linux-arm64'] : [PLATFORM_DIR];
+/** ELF e_machine of each CPU a prebuilt binary is made for. */
+const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183 };
+const TIME_SCALE = Math.max(1, Number(process.env.POSIX_FORK_TEST_TIME_SCALE) || 1);
+
+/**
+ * Checks that `file` is a 64-bit little-endian ELF shared object for `arch` with no symbol
+ * table left (stripped). Returns a short description; throws when it is not so.
+ */
+function checkElf(file: string, arch: string): string {
+  const data = fs.readFileSync(file);
+  if (data.readUInt32BE(0) !== 0x7f454c46 || data[4] !== 2 || data[5] !== 1) throw new Error(`${file}: not a 64-bit LE ELF file`);
+  const machine = data.readUInt16LE(18);
+  if (machine !== ELF_MACHINE[arch]) throw new Error(`${file}: e_machine ${machine}, expected ${ELF_MACHINE[arch]} (${arch})`);
+  const shoff = Number(data.readBigUInt64LE(0x28));
+  const shentsize = data.readUInt16LE(0x3a);
+  const shnum = data.readUInt16LE(0x3c);
+  for (let i = 0; i < shnum; i++) {
+    const type = data.readUInt32LE(shoff + i * shentsize + 4);
+    if (type === 2) throw new Error(`${file}: has a symbol table (SHT_SYMTAB): not stripped`);
+  }
+  return `${arch} ELF, stripped, ${(data.length / 1024).toFixed(0)} KiB`;
+}
 
 interface Captured {
   code: number | null;
@@ -188,6 +219,13 @@ export { status, same };
 
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
+  const nodeIndex = process.argv.indexOf('--node');
+  /** The Node that installs the tarball and runs the consumers. */
+  const node = nodeIndex > 0 ? path.resolve(process.argv[nodeIndex + 1] ?? '') : process.execPath;
+  const nodeTuple = node === process.execPath
+    ? PLATFORM_DIR
+    : (await runOk(node, ['-p', 'process.platform + "-" + process.arch'], { cwd: ROOT, timeoutMs: 60000 * TIME_SCALE })).stdout.trim();
+  if (node !== process.execPath) console.log(`install and consumers: ${node} (${nodeTuple})`);
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-pack-'));
   const stage = path.join(temp, 'package');
   const app = path.join(temp, 'app');
@@ -199,22 +237,39 @@ async function main(): Promise<void> {
       fs.mkdirSync(stage);
       for (const name of STAGED) {
         const from = path.join(ROOT, name);
-        if (fs.existsSync(from)) fs.cpSync(from, path.join(stage, name), { recursive: true });
+        if (!fs.existsSync(from)) continue;
+        fs.mkdirSync(path.dirname(path.join(stage, name)), { recursive: true });
+        fs.cpSync(from, path.join(stage, name), { recursive: true });
       }
       fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
       return stage;
     });
 
-    await step('npm run prebuild writes the prebuilt binary', async () => {
-      await runOk(process.execPath, [npm, 'run', 'prebuild'], { cwd: stage, env: cleanEnv() });
-      const dir = path.join(stage, 'prebuilds', PLATFORM_DIR);
-      const binaries = fs.readdirSync(dir).filter((name) => name.endsWith('.node'));
-      if (binaries.length !== 1) throw new Error(`expected one .node in ${dir}, found ${binaries}`);
-      const size = fs.statSync(path.join(dir, binaries[0])).size;
-      return `prebuilds/${PLATFORM_DIR}/${binaries[0]} (${(size / 1024).toFixed(0)} KiB)`;
+    let packed: { filename: string; size: number; unpackedSize: number; files: { path: string }[] } | undefined;
+    await step('npm pack: prepack runs npm run prebuild, prepare compiles the TypeScript', async () => {
+      const result = await runOk(process.execPath, [npm, 'pack', '--json', '--pack-destination', temp], {
+        cwd: stage,
+        env: cleanEnv(),
+      });
+      // Lifecycle scripts (the builds) may print before the JSON.
+      const json = result.stdout.slice(result.stdout.search(/^\[\s*\{/m));
+      [packed] = JSON.parse(json) as (typeof packed & object)[];
+      tarball = path.join(temp, packed.filename);
+      return packed.filename;
     });
 
-    await step('node-gyp-build loads it with PREBUILDS_ONLY=1', async () => {
+    await step(`one prebuilt binary for each of ${PREBUILT_DIRS.join(', ')}: ELF for its CPU, stripped`, () => {
+      const found: string[] = [];
+      for (const tuple of PREBUILT_DIRS) {
+        const dir = path.join(stage, 'prebuilds', tuple);
+        const binaries = fs.readdirSync(dir).filter((name) => name.endsWith('.node'));
+        if (binaries.length !== 1) throw new Error(`expected one .node in ${dir}, found ${binaries}`);
+        found.push(`prebuilds/${tuple}/${binaries[0]} (${checkElf(path.join(dir, binaries[0]), tuple.split('-')[1])})`);
+      }
+      return found.join('; ');
+    });
+
+    await step('node-gyp-build loads the host\'s with PREBUILDS_ONLY=1', async () => {
       const script =
         `const load = require('node-gyp-build'); const dir = process.argv[1];` +
         `console.log(JSON.stringify({ file: load.path(dir), fork: typeof load(dir).fork }))`;
@@ -223,26 +278,14 @@ async function main(): Promise<void> {
         env: { ...cleanEnv(), PREBUILDS_ONLY: '1' },
       });
       const seen = JSON.parse(result.stdout) as { file: string; fork: string };
-      if (!seen.file.startsWith(path.join(stage, 'prebuilds') + path.sep) || seen.fork !== 'function') {
+      if (!seen.file.startsWith(path.join(stage, 'prebuilds', PLATFORM_DIR) + path.sep) || seen.fork !== 'function') {
         throw new Error(`loaded ${seen.file} (fork: ${seen.fork})`);
       }
       return path.relative(stage, seen.file);
     });
 
-    await step('npm pack ships what users need and nothing else', async () => {
-      const result = await runOk(process.execPath, [npm, 'pack', '--json', '--pack-destination', temp], {
-        cwd: stage,
-        env: cleanEnv(),
-      });
-      // Lifecycle scripts (prepare: tsc) may print before the JSON.
-      const json = result.stdout.slice(result.stdout.search(/^\[/m));
-      const [packed] = JSON.parse(json) as {
-        filename: string;
-        size: number;
-        unpackedSize: number;
-        files: { path: string }[];
-      }[];
-      tarball = path.join(temp, packed.filename);
+    await step('the tarball ships what users need and nothing else', () => {
+      if (!packed) throw new Error('not packed');
       const files = packed.files.map((file) => file.path);
       const required = [
         'package.json',
@@ -256,21 +299,22 @@ async function main(): Promise<void> {
         'esm/index.d.mts',
       ];
       const missing = required.filter((file) => !files.includes(file));
-      if (!files.some((file) => file.startsWith(`prebuilds/${PLATFORM_DIR}/`))) {
-        missing.push(`prebuilds/${PLATFORM_DIR}/*.node`);
+      for (const tuple of PREBUILT_DIRS) {
+        if (!files.some((file) => file.startsWith(`prebuilds/${tuple}/`))) missing.push(`prebuilds/${tuple}/*.node`);
       }
       const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|native\/[^/]+\.(cc|h)|dist\/src\/.+\.(js|d\.ts)|esm\/index\.(mjs|d\.mts)|prebuilds\/[^/]+\/[^/]+\.node)$/;
       const unexpected = files.filter((file) => !allowed.test(file));
       if (missing.length || unexpected.length) {
         throw new Error(`missing: ${missing.join(', ') || '-'}; unexpected: ${unexpected.join(', ') || '-'}`);
       }
-      return `${packed.filename}: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
+      const prebuilt = files.filter((file) => file.startsWith('prebuilds/'));
+      return `${files.length} files (${prebuilt.join(', ')}), ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
         `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked`;
     });
 
     // A PATH with node, npm and sh only: no compiler, no make, no python.
     fs.mkdirSync(bin);
-    fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+    fs.symlinkSync(node, path.join(bin, 'node'));
     fs.symlinkSync(npm, path.join(bin, 'npm'));
     fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
     const noCompilerEnv: NodeJS.ProcessEnv = { ...cleanEnv(), PATH: bin };
@@ -289,9 +333,9 @@ async function main(): Promise<void> {
         JSON.stringify({ name: 'posix-fork-pack-consumer', version: '1.0.0', private: true }, null, 2),
       );
       await runOk(
-        process.execPath,
+        node,
         [npm, 'install', tarball, '--no-audit', '--no-fund', '--foreground-scripts'],
-        { cwd: app, env: noCompilerEnv },
+        { cwd: app, env: noCompilerEnv, timeoutMs: 300000 * TIME_SCALE },
       );
       const installed = path.join(app, 'node_modules', 'posix-fork');
       if (fs.existsSync(path.join(installed, 'build'))) {
@@ -304,10 +348,10 @@ async function main(): Promise<void> {
 
     await step('require("posix-fork"): fork + waitpid under node --single-threaded', async () => {
       fs.writeFileSync(path.join(app, 'round-trip.cjs'), CONSUMER_CJS);
-      const result = await runOk(process.execPath, ['--single-threaded', 'round-trip.cjs'], {
+      const result = await runOk(node, ['--single-threaded', 'round-trip.cjs'], {
         cwd: app,
         env: runEnv,
-        timeoutMs: 30000,
+        timeoutMs: 30000 * TIME_SCALE,
       });
       const seen = JSON.parse(result.stdout) as {
         entry: string;
@@ -317,8 +361,8 @@ async function main(): Promise<void> {
       };
       const installed = path.join(app, 'node_modules', 'posix-fork');
       if (seen.entry !== path.join(installed, 'dist', 'src', 'index.js')) throw new Error(`entry ${seen.entry}`);
-      if (!seen.binary.startsWith(path.join(installed, 'prebuilds') + path.sep)) {
-        throw new Error(`binary ${seen.binary}`);
+      if (!seen.binary.startsWith(path.join(installed, 'prebuilds', nodeTuple) + path.sep)) {
+        throw new Error(`binary ${seen.binary}, expected one in prebuilds/${nodeTuple}/`);
       }
       if (!seen.forkSafe || seen.status.exitCode !== 42) throw new Error(result.stdout + result.stderr);
       if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
@@ -327,10 +371,10 @@ async function main(): Promise<void> {
 
     await step('import from "posix-fork": fork + waitpid under node --single-threaded', async () => {
       fs.writeFileSync(path.join(app, 'round-trip.mjs'), CONSUMER_ESM);
-      const result = await runOk(process.execPath, ['--single-threaded', 'round-trip.mjs'], {
+      const result = await runOk(node, ['--single-threaded', 'round-trip.mjs'], {
         cwd: app,
         env: runEnv,
-        timeoutMs: 30000,
+        timeoutMs: 30000 * TIME_SCALE,
       });
       const seen = JSON.parse(result.stdout) as {
         sameInstance: boolean;

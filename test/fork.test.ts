@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, FORK_SAFE_ARGS, FORK_SAFE_FLAGS, ROOT, runFixture, runNode } from './helpers';
+import { FIXTURES, FORK_SAFE_ARGS, FORK_SAFE_FLAGS, ROOT, TIME_SCALE, runFixture, runNode } from './helpers';
 
 const lines = (text: string) => text.trim().split('\n').filter(Boolean);
 const json = (text: string) => lines(text).map((line) => JSON.parse(line));
@@ -89,7 +89,7 @@ describe('every way a child ends gives the right status, runs exit listeners onc
     const fixture = path.join(FIXTURES, 'fork-exit.js');
     const run = spawnSync('sh', ['-c', `"$0" ${FORK_SAFE_ARGS} "$1" many | (sleep 1; cat)`, process.execPath, fixture], {
       encoding: 'utf8',
-      timeout: 20000,
+      timeout: 20000 * TIME_SCALE,
     });
     expect(run.status).toBe(0);
     expect(lines(run.stdout).filter((l) => l.startsWith('line '))).toEqual(many);
@@ -117,7 +117,7 @@ describe('every way a child ends gives the right status, runs exit listeners onc
   test('output before the end is not lost: TTY', () => {
     // script(1) gives the fixture a pseudo-terminal as stdout.
     const command = `${process.execPath} ${FORK_SAFE_ARGS} ${path.join(FIXTURES, 'fork-exit.js')} many`;
-    const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20000 });
+    const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20000 * TIME_SCALE });
     expect(run.status).toBe(0);
     const out = run.stdout.split(/\r?\n/);
     expect(out.filter((l) => l.startsWith('line '))).toEqual(many);
@@ -272,7 +272,7 @@ describe('fork-safe mode', () => {
         `console.log(isForkSafe(), waitpid(pid).exitCode);\n`,
       { mode: 0o755 },
     );
-    const run = spawnSync(script, { encoding: 'utf8', timeout: 20000 });
+    const run = spawnSync(script, { encoding: 'utf8', timeout: 20000 * TIME_SCALE });
     fs.rmSync(dir, { recursive: true });
     expect(run.stdout.trim()).toBe('true 5');
     expect(run.stderr).toBe('');

@@ -13,6 +13,13 @@ export const ROOT = path.resolve(__dirname, '..');
 export const DIST = path.join(ROOT, 'dist', 'src');
 export const FIXTURES = path.join(__dirname, 'fixtures');
 
+/**
+ * Multiplies every wait of these helpers (run timeouts, until()). 1 on a native run; the arm64
+ * run under emulation (scripts/test-arm64.ts) sets POSIX_FORK_TEST_TIME_SCALE, because there
+ * every process start and every instruction is many times slower, while the outcome is the same.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.POSIX_FORK_TEST_TIME_SCALE) || 1);
+
 export interface RunResult {
   pid: number;
   code: number | null;
@@ -22,7 +29,7 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  /** Kill the whole group and reject after this long (default 20 s). */
+  /** Kill the whole group and reject after this long (default 20 s), times TIME_SCALE. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -35,7 +42,8 @@ const groups = new Set<number>();
 
 /** `node [--single-threaded] ...args` in a new process group; resolves when it ends. */
 export function runNode(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const { timeoutMs = 20000, forkSafe = true } = options;
+  const { forkSafe = true } = options;
+  const timeoutMs = (options.timeoutMs ?? 20000) * TIME_SCALE;
   const nodeArgs = [...(forkSafe ? FORK_SAFE_FLAGS : []), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, nodeArgs, {
@@ -72,7 +80,7 @@ export function runNode(args: string[], options: RunOptions = {}): Promise<RunRe
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish();
-      }, 2000).unref();
+      }, 2000 * TIME_SCALE).unref();
     });
     child.on('close', () => {
       if (exited) finish();
@@ -110,9 +118,9 @@ export function procState(pid: number): string | null {
   }
 }
 
-/** Resolves once `predicate()` is true, polling every 10 ms; rejects after `timeoutMs`. */
+/** Resolves once `predicate()` is true, polling every 10 ms; rejects after `timeoutMs` × TIME_SCALE. */
 export async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * TIME_SCALE;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));

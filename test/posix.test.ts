@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runFixture, runNode, FIXTURES, FORK_SAFE_ARGS } from './helpers';
+import { runFixture, runNode, FIXTURES, FORK_SAFE_ARGS, TIME_SCALE } from './helpers';
 
 async function scenario(name: string, ...args: string[]) {
   const run = await runFixture('posix-syscalls.js', [name, ...args]);
@@ -101,7 +101,7 @@ describe('waitpid and wait', () => {
     const shell = spawnSync('sh', ['-c', `ulimit -c 4096 && exec "$0" ${FORK_SAFE_ARGS} "$1" core`, process.execPath, fixture], {
       cwd: dir,
       encoding: 'utf8',
-      timeout: 20000,
+      timeout: 20000 * TIME_SCALE,
     });
     fs.rmSync(dir, { recursive: true, force: true });
     expect(shell.status).toBe(0);
