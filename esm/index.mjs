@@ -8,11 +8,13 @@ import api from '../dist/src/index.js';
 
 export * from '../dist/src/index.js';
 export const {
+  Pool,
   Process,
   Reaper,
   activeChildren,
   currentProcess,
   daemonize,
+  pmap,
   processInfo,
   reapChildren,
   setChildSubreaper,
