@@ -29,4 +29,8 @@ MemoryScanStats GetMemoryScanStats();
 // PR_SET_CHILD_SUBREAPER on Linux; ENOSYS elsewhere. Returns 0 or errno.
 int SetChildSubreaper(bool on);
 
+// PR_SET_PDEATHSIG on Linux (the caller gets `signal` when its parent dies); ENOSYS
+// elsewhere. Returns 0 or errno.
+int SetParentDeathSignal(int signal);
+
 }  // namespace posixfork

@@ -16,4 +16,6 @@ MemoryScanStats GetMemoryScanStats() { return MemoryScanStats{0, 0, 0, 0}; }
 
 int SetChildSubreaper(bool) { return ENOSYS; }
 
+int SetParentDeathSignal(int) { return ENOSYS; }
+
 }  // namespace posixfork

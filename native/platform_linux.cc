@@ -349,4 +349,8 @@ int SetChildSubreaper(bool on) {
   return prctl(PR_SET_CHILD_SUBREAPER, on ? 1UL : 0UL, 0UL, 0UL, 0UL) == 0 ? 0 : errno;
 }
 
+int SetParentDeathSignal(int signal) {
+  return prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(signal), 0UL, 0UL, 0UL) == 0 ? 0 : errno;
+}
+
 }  // namespace posixfork

@@ -8,6 +8,7 @@
 
 #include "areas.h"
 #include "errors.h"
+#include "platform.h"
 
 namespace posixfork {
 
@@ -69,7 +70,20 @@ static Napi::Value Umask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), umask(static_cast<mode_t>(mask)));
 }
 
+// setParentDeathSignal(signal) -> true when set (Linux PR_SET_PDEATHSIG), false where the
+// system has no such setting. Internal: Pool workers ask for SIGKILL at their parent's death.
+static Napi::Value SetParentDeathSignalJs(const Napi::CallbackInfo& info) {
+  int64_t signal;
+  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "signal", 0, 64, &signal)) return Napi::Value();
+  int err = SetParentDeathSignal(static_cast<int>(signal));
+  if (err == ENOSYS) return Napi::Boolean::New(info.Env(), false);
+  if (err != 0) return ThrowErrno(info.Env(), err, "prctl");
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 void InitSession(Napi::Env env, Napi::Object exports) {
+  exports.Set("setParentDeathSignal",
+              Napi::Function::New(env, SetParentDeathSignalJs, "setParentDeathSignal"));
   exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
   exports.Set("getppid", Napi::Function::New(env, GetPPid, "getppid"));
   exports.Set("setsid", Napi::Function::New(env, SetSid, "setsid"));

@@ -34,6 +34,8 @@ export interface NativeBinding {
   setpgid(pid: number, pgid: number): void;
   getpgid(pid?: number): number;
   umask(mask: number): number;
+  /** Linux PR_SET_PDEATHSIG: true when set, false where the system has no such setting. */
+  setParentDeathSignal(signal: number): boolean;
 
   dup(fd: number): number;
   dup2(oldfd: number, newfd: number): number;

@@ -61,14 +61,14 @@ describe('entry points', () => {
   });
 
   // A getter (what TypeScript makes of `export { x } from`) first called in a fork child, as in
-  // `pf._exit(0)`, is compiled in every child. Process, the reapers, daemonize and processInfo
-  // are loaded on first use, and become plain values then.
+  // `pf._exit(0)`, is compiled in every child. Process, Pool, the reapers, daemonize and
+  // processInfo are loaded on first use, and become plain values then.
   test('the core exports are plain values; the rest loads on first use, then is one too', async () => {
     const script = `
       const api = require('posix-fork');
       const isGetter = (k) => 'get' in Object.getOwnPropertyDescriptor(api, k);
-      const loaded = () => Object.keys(require.cache).map((p) => p.split('/').pop())
-        .filter((file) => /^(process|daemon|reaper|procinfo|pidfile)\\.js$/.test(file)).sort();
+      const loaded = () => Object.keys(require.cache).map((p) => p.split('/dist/src/').pop())
+        .filter((file) => /^((process|daemon|reaper|procinfo|pidfile)\\.js|pool\\/.*)$/.test(file)).sort();
       const getters = Object.keys(api).filter(isGetter).sort();
       const loadedAtStart = loaded();
       const kinds = [...new Set(getters.map((k) => typeof api[k]))];
@@ -80,13 +80,16 @@ describe('entry points', () => {
     const seen = JSON.parse(result.stdout);
     expect(seen.count).toBeGreaterThanOrEqual(40);
     expect(seen.getters).toEqual([
-      'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'processInfo',
-      'reapChildren', 'setChildSubreaper', 'waitFor',
+      'Pool', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'pmap',
+      'processInfo', 'reapChildren', 'setChildSubreaper', 'waitFor',
     ]);
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);
     expect(seen.gettersAfterUse).toEqual([]);
-    expect(seen.loadedAfterUse).toEqual(['daemon.js', 'pidfile.js', 'process.js', 'procinfo.js', 'reaper.js']);
+    expect(seen.loadedAfterUse).toEqual([
+      'daemon.js', 'pidfile.js', 'pool/call.js', 'pool/channel.js', 'pool/index.js', 'pool/options.js',
+      'pool/results.js', 'pool/schedule.js', 'pool/worker.js', 'process.js', 'procinfo.js', 'reaper.js',
+    ]);
   });
 
   test('import from "posix-fork" gives every CommonJS export, from the same instance', async () => {

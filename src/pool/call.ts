@@ -93,6 +93,7 @@ export class Call {
     const results = poolPipe();
     v8(); // loaded here: a module loaded in a worker would be compiled in every worker
     const count = workerCount(this.plan, this.spec.processes);
+    const parentPid = process.pid;
     for (let k = 0; k < count && this.stopError === null; k++) {
       let pid: number;
       let readFd: number;
@@ -119,7 +120,7 @@ export class Call {
         const { fn, items, star } = this.spec;
         runWorker({
           fn, items, star, plan: this.plan, taskFd: readFd, resultFd: results.writeFd,
-          parentFds: [...taskFds, results.readFd],
+          parentFds: [...taskFds, results.readFd], parentPid,
         });
         return true;
       }
@@ -138,6 +139,9 @@ export class Call {
         () => this.onExit(worker, null),
       );
       this.write(worker, this.dispatcher.add(pid));
+    }
+    if (this.stopError === null) {
+      for (const worker of this.workers.values()) this.write(worker, this.dispatcher.topUp(worker.pid));
     }
     return false;
   }

@@ -50,14 +50,22 @@ export class Dispatcher {
   }
 
   /**
-   * Registers worker `id` and returns what to write to its pipe: up to PREFETCH chunks, then
-   * STOP once no chunk is left.
+   * Registers worker `id` and returns what to write to its pipe: its first chunk (STOP when no
+   * chunk is left). The workers forked after it get theirs before anyone gets a second one.
    */
   add(id: number): number[] {
     const entry = { chunks: [] as number[], stopped: false };
     this.queues.set(id, entry);
     const out: number[] = [];
-    this.fill(entry, out);
+    this.fill(entry, out, 1);
+    return out;
+  }
+
+  /** Once every worker has its first chunk: what to write to worker `id` to queue PREFETCH. */
+  topUp(id: number): number[] {
+    const out: number[] = [];
+    const entry = this.queues.get(id);
+    if (entry !== undefined) this.fill(entry, out, PREFETCH);
     return out;
   }
 
@@ -69,12 +77,12 @@ export class Dispatcher {
     const entry = this.queues.get(id);
     if (entry === undefined || entry.chunks.length === 0) return -1;
     const chunk = entry.chunks.shift() as number;
-    this.fill(entry, write);
+    this.fill(entry, write, PREFETCH);
     return chunk;
   }
 
-  private fill(entry: { chunks: number[]; stopped: boolean }, out: number[]): void {
-    while (entry.chunks.length < PREFETCH && this.next < this.plan.count) {
+  private fill(entry: { chunks: number[]; stopped: boolean }, out: number[], depth: number): void {
+    while (entry.chunks.length < depth && this.next < this.plan.count) {
       entry.chunks.push(this.next);
       out.push(this.next++);
     }

@@ -2,6 +2,8 @@
 // chunk numbers from its task pipe, runs the function over those items of the array it already
 // has, and sends each chunk's results (or the first error) to the parent. It ends with _exit()
 // at STOP, or as soon as it finds its parent gone.
+import { constants } from 'os';
+import { native } from '../native';
 import { _exit } from '../posix';
 import { closeQuietly } from '../process';
 import { readTask, sendError, sendResults, v8 } from './channel';
@@ -22,7 +24,11 @@ export interface WorkerSpec {
    * full pipe).
    */
   parentFds: readonly number[];
+  /** The parent's pid, taken before the fork. */
+  parentPid: number;
 }
+
+const SIGKILL = constants.signals.SIGKILL;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null &&
@@ -40,6 +46,10 @@ export const NEVER: Promise<never> = new Promise<never>(() => undefined);
  */
 export function runWorker(spec: WorkerSpec): void {
   for (const fd of spec.parentFds) closeQuietly(fd);
+  // Linux: SIGKILL when the parent dies, even in the middle of an item. Elsewhere the worker
+  // finds out at its next chunk (its task pipe at end-of-file, or EPIPE on the result pipe).
+  // A parent that died before the setting took hold has already left it an orphan.
+  if (native.setParentDeathSignal(SIGKILL) && native.getppid() !== spec.parentPid) _exit(0);
   const done = work(spec);
   if (done === undefined) _exit(0);
   done.then(() => _exit(0), () => _exit(1));
