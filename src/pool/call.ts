@@ -12,7 +12,7 @@ import { waitFor } from '../reaper';
 import { WaitStatus } from '../status';
 import { ChunkOutcome, decodeRecord, ownPoolPipe, poolPipe, receive, sendTasks, stopReceiving, v8 } from './channel';
 import { ChunkPlan, Dispatcher, chunkEnd, chunkStart, planChunks, workerCount } from './schedule';
-import { runWorker } from './worker';
+import { rehearse, runWorker } from './worker';
 
 export interface CallSpec {
   fn: (...args: unknown[]) => unknown;
@@ -92,6 +92,7 @@ export class Call {
     }
     const results = poolPipe();
     v8(); // loaded here: a module loaded in a worker would be compiled in every worker
+    rehearse();
     const count = workerCount(this.plan, this.spec.processes);
     const parentPid = process.pid;
     for (let k = 0; k < count && this.stopError === null; k++) {
@@ -118,6 +119,7 @@ export class Call {
       }
       if (pid === 0) {
         const { fn, items, star } = this.spec;
+        // Built like the rehearsal's spec (same properties, same order): V8 sees one shape.
         runWorker({
           fn, items, star, plan: this.plan, taskFd: readFd, resultFd: results.writeFd,
           parentFds: [...taskFds, results.readFd], parentPid,
