@@ -13,14 +13,15 @@ export interface Stoppable {
  * fails at its first failed chunk); the Promise settles once every worker is reaped.
  */
 export class Collector {
-  readonly results: unknown[];
+  // Made when the first results arrive, after the fork: an array made before it would share
+  // its pages with the running workers, and each page the parent then writes is copied.
+  private results: unknown[] | null = null;
   readonly promise: Promise<unknown[]>;
   call: Stoppable | null = null;
   private resolve!: (results: unknown[]) => void;
   private reject!: (error: Error) => void;
 
-  constructor(length: number) {
-    this.results = new Array<unknown>(length);
+  constructor(private readonly length: number) {
     this.promise = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -33,12 +34,12 @@ export class Collector {
       return;
     }
     const { values } = outcome;
-    const results = this.results;
+    const results = (this.results ??= new Array<unknown>(this.length));
     for (let i = 0; i < values.length; i++) results[start + i] = values[i];
   }
 
   end(error: Error | null): void {
-    if (error === null) this.resolve(this.results);
+    if (error === null) this.resolve(this.results ?? new Array<unknown>(this.length));
     else this.reject(error);
   }
 }
