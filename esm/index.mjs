@@ -8,12 +8,14 @@ import api from '../dist/src/index.js';
 
 export * from '../dist/src/index.js';
 export const {
+  Pool,
   PreforkServer,
   Process,
   Reaper,
   activeChildren,
   currentProcess,
   daemonize,
+  pmap,
   prefork,
   processInfo,
   reapChildren,

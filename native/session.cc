@@ -70,15 +70,16 @@ static Napi::Value Umask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), umask(static_cast<mode_t>(mask)));
 }
 
-// setParentDeathSignal(sig): the signal this process gets when its parent exits (0: none).
-// Linux only (ENOSYS elsewhere). The caller checks getppid() afterwards: a parent that died
-// before the call has sent nothing.
+// setParentDeathSignal(sig) -> true when set (Linux PR_SET_PDEATHSIG: `sig` arrives when the
+// parent exits), false where the system has no such setting. The caller checks getppid()
+// afterwards: a parent that died before the call has sent nothing.
 static Napi::Value SetParentDeathSignalJs(const Napi::CallbackInfo& info) {
   int64_t sig;
   if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "signal", 0, 64, &sig)) return Napi::Value();
   int err = SetParentDeathSignal(static_cast<int>(sig));
+  if (err == ENOSYS) return Napi::Boolean::New(info.Env(), false);
   if (err != 0) return ThrowErrno(info.Env(), err, "prctl");
-  return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 void InitSession(Napi::Env env, Napi::Object exports) {

@@ -34,8 +34,8 @@ export interface NativeBinding {
   setpgid(pid: number, pgid: number): void;
   getpgid(pid?: number): number;
   umask(mask: number): number;
-  /** PR_SET_PDEATHSIG (Linux): `signal` arrives when the parent exits; ENOSYS elsewhere. */
-  setParentDeathSignal(signal: number): void;
+  /** PR_SET_PDEATHSIG (Linux): `signal` arrives when the parent exits; false where there is no such setting. */
+  setParentDeathSignal(signal: number): boolean;
 
   dup(fd: number): number;
   dup2(oldfd: number, newfd: number): number;

@@ -42,7 +42,7 @@ export interface ProcessOptions<T = unknown> {
 // ---------------------------------------------------------------------------------------
 // Errors
 
-function fail(Kind: ErrorConstructor, code: string, message: string): never {
+export function fail(Kind: ErrorConstructor, code: string, message: string): never {
   const error = new Kind(message);
   (error as NodeJS.ErrnoException).code = code;
   throw error;
@@ -62,12 +62,12 @@ function describe(value: unknown): string {
   return `Received type ${typeof value} (${String(value)})`;
 }
 
-function invalidType(name: string, expected: string, value: unknown): never {
+export function invalidType(name: string, expected: string, value: unknown): never {
   return fail(TypeError, 'ERR_INVALID_ARG_TYPE',
     `The "${name}" argument must be ${expected}. ${describe(value)}`);
 }
 
-function checkArity(args: IArguments, max: number): void {
+export function checkArity(args: IArguments, max: number): void {
   if (args.length > max) {
     fail(TypeError, 'ERR_TOO_MANY_ARGS', `Expected at most ${max} argument(s), received ${args.length}`);
   }
@@ -92,13 +92,13 @@ function checkTimeout(value: unknown): number | null {
   return value;
 }
 
-function errnoCode(error: unknown): unknown {
+export function errnoCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null
     ? (error as NodeJS.ErrnoException).code
     : undefined;
 }
 
-function closeQuietly(fd: number): void {
+export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
   } catch {
@@ -112,36 +112,36 @@ function closeQuietly(fd: number): void {
 // [pid u32][flags u8][length u16][data]. POSIX makes a write of at most PIPE_BUF bytes to a pipe
 // atomic, so chunks of children writing at the same time never mix; the pid reassembles them.
 // One pipe and one reader for all children: a net.Socket per child cost the parent more than
-// the fork itself.
+// the fork itself. src/pool sends its chunk results in the same format, through a pipe of its own.
 
 const KIND_RESULT = 1; // v8.serialize(result)
 const KIND_ERROR = 2; // v8.serialize(ErrorRecord)
 // Common small results, written without v8.serialize (whose first use costs a child ~0.3 ms).
-const KIND_UNDEFINED = 3;
-const KIND_NULL = 4;
-const KIND_TRUE = 5;
-const KIND_FALSE = 6;
-const KIND_NUMBER = 7; // float64 LE
-const KIND_STRING = 8; // UTF-8
+export const KIND_UNDEFINED = 3;
+export const KIND_NULL = 4;
+export const KIND_TRUE = 5;
+export const KIND_FALSE = 6;
+export const KIND_NUMBER = 7; // float64 LE
+export const KIND_STRING = 8; // UTF-8
 const LAST_CHUNK = 0x80;
 const CHUNK_HEADER = 7;
 /** PIPE_BUF: 4096 on Linux, 512 on macOS (the POSIX minimum). */
 const PIPE_BUF = process.platform === 'linux' ? 4096 : 512;
 const CHUNK_DATA = PIPE_BUF - CHUNK_HEADER;
 
-interface ErrorRecord {
+export interface ErrorRecord {
   name: string;
   message: string;
   stack?: string;
   code?: string | number;
 }
 
-interface ResultRecord {
+export interface ResultRecord {
   kind: number;
   payload: Buffer;
 }
 
-function errorRecord(error: unknown): ErrorRecord {
+export function errorRecord(error: unknown): ErrorRecord {
   const record: ErrorRecord = { name: 'Error', message: '' };
   try {
     if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
@@ -159,7 +159,7 @@ function errorRecord(error: unknown): ErrorRecord {
   return record;
 }
 
-function rebuildError(record: ErrorRecord): Error {
+export function rebuildError(record: ErrorRecord): Error {
   const error = new Error(record.message);
   Object.defineProperty(error, 'name', {
     value: record.name, writable: true, enumerable: false, configurable: true,
@@ -196,7 +196,7 @@ function encodeSmall(value: unknown, pid: number): number {
   return CHUNK_HEADER + length;
 }
 
-function decodeSmall(kind: number, payload: Buffer): unknown {
+export function decodeSmall(kind: number, payload: Buffer): unknown {
   switch (kind) {
     case KIND_NULL: return null;
     case KIND_TRUE: return true;
@@ -215,13 +215,14 @@ function sendResult(fd: number, value: unknown): void {
   else native.writeAll(fd, smallRecord, length);
 }
 
-/** Child side: the whole record, chunk by chunk, each chunk one atomic write(). */
-function sendRecord(fd: number, kind: number, payload: Buffer): void {
+/** Child side: the whole record, chunk by chunk, each chunk one atomic write(); false on EPIPE. */
+export function sendRecord(fd: number, kind: number, payload: Buffer): boolean {
   const out = chunked(kind, payload);
   for (let at = 0; at < out.length; at += PIPE_BUF) {
     const chunk = out.subarray(at, Math.min(at + PIPE_BUF, out.length));
-    if (!native.writeAll(fd, chunk, chunk.length)) return; // EPIPE: nobody wants the result
+    if (!native.writeAll(fd, chunk, chunk.length)) return false; // EPIPE: nobody wants the result
   }
+  return true;
 }
 
 function chunked(kind: number, payload: Buffer): Buffer {
@@ -249,7 +250,7 @@ const readBuffer = Buffer.allocUnsafe(65536);
  * never blocks for long; the same descriptor, non-blocking since libuv opened it, is also read
  * synchronously by joinSync() and when a reaped child's record is still in the pipe.
  */
-class ResultPipe {
+export class ResultPipe {
   readonly readFd: number;
   readonly writeFd: number;
   private readonly socket: Socket;

@@ -61,14 +61,15 @@ describe('entry points', () => {
   });
 
   // A getter (what TypeScript makes of `export { x } from`) first called in a fork child, as in
-  // `pf._exit(0)`, is compiled in every child. Process, the reapers, daemonize, processInfo and
-  // prefork are loaded on first use, and become plain values then.
+  // `pf._exit(0)`, is compiled in every child. Process, Pool, the reapers, daemonize, processInfo
+  // and prefork are loaded on first use, and become plain values then.
   test('the core exports are plain values; the rest loads on first use, then is one too', async () => {
     const script = `
       const api = require('posix-fork');
       const isGetter = (k) => 'get' in Object.getOwnPropertyDescriptor(api, k);
       const loaded = () => Object.keys(require.cache).map((p) => p.split('/dist/src/').pop())
-        .filter((file) => /^(process|daemon\\/index|reaper|procinfo|pidfile|proc)\\.js$/.test(file)).sort();
+        .filter((file) => /^(process|daemon\\/index|reaper|procinfo|pidfile|proc|pool\\/index|prefork\\/index)\\.js$/.test(file))
+        .sort();
       const getters = Object.keys(api).filter(isGetter).sort();
       const loadedAtStart = loaded();
       const kinds = [...new Set(getters.map((k) => typeof api[k]))];
@@ -80,13 +81,16 @@ describe('entry points', () => {
     const seen = JSON.parse(result.stdout);
     expect(seen.count).toBeGreaterThanOrEqual(40);
     expect(seen.getters).toEqual([
-      'PreforkServer', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'prefork',
-      'processInfo', 'reapChildren', 'setChildSubreaper', 'waitFor',
+      'Pool', 'PreforkServer', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'pmap',
+      'prefork', 'processInfo', 'reapChildren', 'setChildSubreaper', 'waitFor',
     ]);
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);
     expect(seen.gettersAfterUse).toEqual([]);
-    expect(seen.loadedAfterUse).toEqual(['daemon/index.js', 'pidfile.js', 'proc.js', 'process.js', 'procinfo.js', 'reaper.js']);
+    expect(seen.loadedAfterUse).toEqual([
+      'daemon/index.js', 'pidfile.js', 'pool/index.js', 'prefork/index.js', 'proc.js', 'process.js', 'procinfo.js',
+      'reaper.js',
+    ]);
   });
 
   test('import from "posix-fork" gives every CommonJS export, from the same instance', async () => {

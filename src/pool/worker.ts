@@ -1,0 +1,236 @@
+// The worker: a fork child of the call, with the caller's memory as it was at the call. It reads
+// chunk numbers from its task pipe, runs the function over those items of the array it already
+// has, and sends each chunk's results (or the first error) to the parent. It ends with _exit()
+// at STOP, or as soon as it finds its parent gone.
+import { constants } from 'os';
+import { native } from '../native';
+import { _exit } from '../posix';
+import { closeQuietly } from '../process';
+import { encodeResults, readTask, sendError, sendResults, v8 } from './channel';
+import { ChunkPlan, chunkEnd, chunkStart, planChunks } from './schedule';
+
+export interface WorkerSpec {
+  fn: (...args: unknown[]) => unknown;
+  items: readonly unknown[];
+  /** starmap: fn(...item); else fn(item, index, items). */
+  star: boolean;
+  plan: ChunkPlan;
+  taskFd: number;
+  resultFd: number;
+  /**
+   * Descriptors the parent holds and the worker must not: every task pipe's write end (so that
+   * its own task pipe reads end-of-file once the parent is gone) and the result pipe's read end
+   * (so that writing a result fails with EPIPE once the parent is gone, instead of blocking on a
+   * full pipe).
+   */
+  parentFds: readonly number[];
+  /** The parent's pid, taken before the fork. */
+  parentPid: number;
+}
+
+const SIGKILL = constants.signals.SIGKILL;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** A Promise that never settles: what a call returns in a worker whose function is async. */
+export const NEVER: Promise<never> = new Promise<never>(() => undefined);
+
+/**
+ * Runs in the child, inside the call. With a synchronous function it never returns: the
+ * worker ends here. When the function returns a Promise, the worker needs its event loop, so
+ * this returns and the call hands NEVER to the caller's code in the worker: its `await`
+ * never resumes there while the worker goes on from the loop.
+ */
+export function runWorker(spec: WorkerSpec): void {
+  for (const fd of spec.parentFds) closeQuietly(fd);
+  // Linux: SIGKILL when the parent dies, even in the middle of an item. Elsewhere the worker
+  // finds out at its next chunk (its task pipe at end-of-file, or EPIPE on the result pipe).
+  // A parent that died before the setting took hold has already left it an orphan.
+  if (native.setParentDeathSignal(SIGKILL) && native.getppid() !== spec.parentPid) _exit(0);
+  const ports: Ports = {
+    next: () => readTask(spec.taskFd),
+    send: (values) => sendResults(spec.resultFd, values),
+    fail: (error, index) => sendError(spec.resultFd, error, index),
+  };
+  const done = work(spec, ports);
+  if (done === undefined) _exit(0);
+  done.then(() => _exit(0), () => _exit(1));
+}
+
+/** Where a worker gets chunks and sends outcomes (the pipes; in the rehearsal, nowhere). */
+interface Ports {
+  /** The next chunk, or -1 for none. */
+  next(): number;
+  /** false: the parent is gone. Throws DataCloneError for a value v8.serialize refuses. */
+  send(values: unknown[]): boolean;
+  fail(error: unknown, index: number): boolean;
+}
+
+type Runnable = Pick<WorkerSpec, 'fn' | 'items' | 'star' | 'plan'>;
+
+// What runItems() stopped at, when it stopped before the chunk's end.
+const THREW = 1;
+const PENDING = 2;
+let stopKind = 0;
+let stopValue: unknown;
+
+/**
+ * Items start…end-1 into `values`; returns `end`, or the index of the item that threw or
+ * returned a thenable (stopKind and stopValue say which). The hot loop: kept small, and run
+ * in the parent too (rehearse()).
+ */
+function runItems(spec: Runnable, values: unknown[], start: number, end: number): number {
+  const { fn, items, star } = spec;
+  for (let i = start; i < end; i++) {
+    let value: unknown;
+    try {
+      value = star ? Reflect.apply(fn, undefined, [...(items[i] as Iterable<unknown>)]) : fn(items[i], i, items);
+    } catch (error) {
+      stopKind = THREW;
+      stopValue = error;
+      return i;
+    }
+    if (isThenable(value)) {
+      stopKind = PENDING;
+      stopValue = value;
+      return i;
+    }
+    values[i - start] = value;
+  }
+  return end;
+}
+
+/** Runs chunks until there are none; returns a Promise once a result is a thenable. */
+function work(spec: Runnable, ports: Ports): Promise<void> | undefined {
+  for (;;) {
+    const chunk = ports.next();
+    if (chunk < 0) return undefined;
+    const start = chunkStart(spec.plan, chunk);
+    const end = chunkEnd(spec.plan, chunk);
+    const values = new Array<unknown>(end - start);
+    const at = runItems(spec, values, start, end);
+    let delivered: boolean;
+    if (at === end) delivered = send(ports, values, start);
+    else if (stopKind === THREW) delivered = ports.fail(takeStop(), at);
+    else {
+      const pending = takeStop() as PromiseLike<unknown>;
+      return finishChunk(spec, ports, values, start, end, at, pending)
+        .then((ok) => (ok ? workAsync(spec, ports) : undefined));
+    }
+    if (!delivered) return undefined;
+  }
+}
+
+function takeStop(): unknown {
+  const value = stopValue;
+  stopValue = undefined;
+  stopKind = 0;
+  return value;
+}
+
+function call(spec: Runnable, i: number): unknown {
+  const item = spec.items[i];
+  return spec.star
+    ? Reflect.apply(spec.fn, undefined, [...(item as Iterable<unknown>)])
+    : spec.fn(item, i, spec.items);
+}
+
+/** The chunk's results, or the error of the first item whose result cannot be copied. */
+function send(ports: Ports, values: unknown[], start: number): boolean {
+  try {
+    return ports.send(values);
+  } catch (error) {
+    // Serializing each value alone finds the one v8.serialize refused.
+    for (let i = 0; i < values.length; i++) {
+      try {
+        v8().serialize(values[i]);
+      } catch (refused) {
+        return ports.fail(refused, start + i);
+      }
+    }
+    return ports.fail(error, start);
+  }
+}
+
+/** The rest of a chunk whose item `at` returned `pending`: every item awaited from now on. */
+async function finishChunk(spec: Runnable, ports: Ports, values: unknown[], start: number, end: number,
+  at: number, pending: PromiseLike<unknown>): Promise<boolean> {
+  for (let i = at; i < end; i++) {
+    try {
+      const value = i === at ? pending : call(spec, i);
+      values[i - start] = isThenable(value) ? await value : value;
+    } catch (error) {
+      return ports.fail(error, i);
+    }
+  }
+  return send(ports, values, start);
+}
+
+/** The loop once the function has returned a Promise: chunks until none, items awaited. */
+async function workAsync(spec: Runnable, ports: Ports): Promise<void> {
+  for (;;) {
+    const chunk = ports.next();
+    if (chunk < 0) return;
+    const start = chunkStart(spec.plan, chunk);
+    const end = chunkEnd(spec.plan, chunk);
+    const values = new Array<unknown>(end - start);
+    const first = callSafely(spec, start);
+    if (!(await finishChunk(spec, ports, values, start, end, start, first))) return;
+  }
+}
+
+/** The first item's call, its exception as a rejected Promise. */
+function callSafely(spec: Runnable, i: number): PromiseLike<unknown> {
+  try {
+    return Promise.resolve(call(spec, i));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The rehearsal. A worker pays for every function it runs that its parent never ran: V8
+// starts it in the interpreter and compiles it there, and each write of that work is a
+// copy-on-write page fault. So the parent runs the worker's loop itself before it forks (at
+// most once a second, which also keeps V8 from flushing the code), on a few functions so that
+// the loop does not expect one particular function.
+
+const REHEARSAL_ITEMS = Array.from({ length: 2048 }, (_, i) => i);
+// More functions than V8 tracks one by one (four): the call is megamorphic, so the compiled loop
+// does not deoptimize when the worker calls the caller's function.
+const REHEARSAL_FNS: ((x: number) => unknown)[] = [
+  (x) => x + 1,
+  (x) => x * 0.5,
+  (x) => x !== 3,
+  (x) => (x % 2 === 0 ? null : 'odd'),
+  (x) => x - 1,
+  (x) => [x],
+];
+const REHEARSAL_EVERY_MS = 1000;
+let lastRehearsal = -Infinity;
+
+export function rehearse(): void {
+  const now = Date.now();
+  if (now - lastRehearsal < REHEARSAL_EVERY_MS) return;
+  lastRehearsal = now;
+  const plan = planChunks(REHEARSAL_ITEMS.length, 512);
+  for (let round = 0; round < 2; round++) {
+    for (const fn of REHEARSAL_FNS) {
+      let chunk = 0;
+      const ports: Ports = {
+        next: () => (chunk < plan.count ? chunk++ : -1),
+        send: (values) => encodeResults(values)[1].length >= 0,
+        fail: () => true,
+      };
+      // Built like the call's spec (same properties, same order): V8 then sees one shape.
+      const spec: WorkerSpec = {
+        fn: fn as (...args: unknown[]) => unknown, items: REHEARSAL_ITEMS, star: false, plan,
+        taskFd: -1, resultFd: -1, parentFds: [], parentPid: 0,
+      };
+      work(spec, ports);
+    }
+  }
+}
