@@ -307,6 +307,24 @@ describeLinux('files in shared directories', () => {
   });
 });
 
+describeLinux('what a daemon keeps', () => {
+  test('--no-detach: the command keeps the descriptors the launcher was started with (socket activation)', async () => {
+    const inherited = path.join(tmp, 'inherited.txt');
+    fs.writeFileSync(inherited, 'x');
+    const out = path.join(tmp, 'fds.txt');
+    const fd = fs.openSync(inherited, 'r');
+    try {
+      const result = spawnSync(process.execPath, [CLI, 'daemon', '--no-detach', '--', 'sh', '-c',
+        `readlink /proc/$$/fd/3 > ${out}`], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 20000 });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(fs.readFileSync(out, 'utf8').trim()).toBe(inherited);
+  });
+});
+
 describeRoot('another user (as root; the test creates and removes the user)', () => {
   test('a pidfile another user made in a sticky directory is never adopted', async () => {
     const sticky = path.join(tmp, 'sticky');

@@ -2,6 +2,7 @@
 // then ask about it and stop it through its pidfile, with LSB init-script exit statuses.
 import * as fs from 'fs';
 import { daemonize } from '../index';
+import { inheritedFds } from '../forksafe';
 import {
   PidFileVerdict,
   PidProof,
@@ -71,8 +72,11 @@ export function startDaemon(command: string[], options: DaemonOptions): never {
   });
   // In the daemon now. Its stderr is the --stderr log (or /dev/null).
   if (options.waitReady) daemon.ready();
+  // In place (under a supervisor), the command gets what this process was started with, such
+  // as LISTEN_FDS sockets; a detached daemon has closed those (daemon(7) step 1).
+  const inheritFds = options.detach === false ? inheritedFds() : [];
   try {
-    return execProgram(file, [name, ...args]);
+    return execProgram(file, [name, ...args], { inheritFds });
   } catch (error) {
     // The pidfile goes with this process's exit; the log says why.
     process.stderr.write(`posix-fork daemon: cannot execute ${file}: ${(error as Error).message}\n`);
