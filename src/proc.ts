@@ -43,9 +43,12 @@ export function parseStat(pid: number, text: string): ProcStat | null {
 
 /** /proc/<pid>/stat of a live (or zombie) process, or null when there is none. Linux only. */
 export function readStat(pid: number): ProcStat | null {
+  // qemu-user answers /proc/self/stat and /proc/<own pid>/stat itself, with a start time of 0;
+  // the main thread's task entry is always the kernel's, and says the same.
+  const file = pid === process.pid ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') return null;
