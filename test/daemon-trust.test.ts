@@ -371,6 +371,10 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
       const status = await cli(['status', '--pidfile', file]);
       expect(status.code).toBe(1);
       expect(status.stdout).toMatch(/stale pid 999999.*locked by pid/);
+      const stop = await cli(['stop', '--pidfile', file]);
+      expect(stop.code).toBe(0);
+      expect(stop.stdout).toMatch(/is locked by pid .*: left in place/);
+      expect(fs.existsSync(file)).toBe(true);
     } finally {
       for (const pid of allPids().filter((p) => cmdline(p) === `sleep ${MARK}7`)) process.kill(pid, 'SIGKILL');
       try {

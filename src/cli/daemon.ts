@@ -177,7 +177,12 @@ export function stopDaemon(
       print(`not running (no pidfile ${file})`);
       return 0;
     case 'stale':
-      if (verdict.holders.length === 0) removeStalePidFile(file, verdict.record);
+      if (verdict.holders.length > 0) {
+        // Removing it under a launch that holds the lock would leave that daemon without a file.
+        print(`not running; the stale pidfile ${file} is locked by ${describeHolders(verdict.holders)}: left in place`);
+        return 0;
+      }
+      removeStalePidFile(file, verdict.record);
       print(`not running; removed the stale pidfile ${file}`);
       return 0;
     case 'starting':
