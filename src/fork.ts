@@ -5,6 +5,7 @@ import { childActions } from './child';
 import { trackChild } from './children';
 import { FORK_SAFE_FLAGS, REQUIRED_FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';
+import { requireMainThread } from './main-thread';
 
 /** Requests that run on libuv's threadpool: the child would wait for them forever. */
 const THREADPOOL_REQUESTS = new Set([
@@ -28,11 +29,7 @@ const forkSafe = isForkSafe();
 export function fork(): number {
   // Only on misuse: each function a parent calls between two forks costs it a page fault.
   if (arguments.length !== 0) checkArity(arguments, 0, 0);
-  if (!native.onMainThread) {
-    throw Object.assign(new Error('fork() is only supported on the main thread'), {
-      code: 'ERR_FORK_IN_WORKER',
-    });
-  }
+  if (!native.onMainThread) requireMainThread('fork()');
   // Helpers only when needed: each function run between two forks costs a page fault.
   const active = native.activeRequestCount();
   if (active !== 0) refuseInFlightThreadpoolWork(active);

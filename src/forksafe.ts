@@ -3,6 +3,7 @@
 import { checkArity } from './args';
 import { identityOf, startupFds } from './daemon-startup';
 import { native } from './native';
+import { requireMainThread } from './main-thread';
 
 /**
  * The node flags of the fork-safe mode. `--single-threaded`: V8 posts no background work
@@ -88,7 +89,7 @@ function programFromStdin(): boolean {
 export function ensureForkSafe(): void {
   checkArity(arguments, 0, 0);
   if (startedForkSafe) return;
-  if (!native.onMainThread) throw new Error('ensureForkSafe() must be called on the main thread');
+  requireMainThread('ensureForkSafe()');
   if (programFromStdin()) {
     throw Object.assign(
       new Error('ensureForkSafe(): the program was read from standard input, which the re-executed ' +

@@ -15,10 +15,10 @@
 // daemon's side, files.ts its descriptors and logs, status.ts the pipe between the two.
 import { handover } from '../daemon-startup';
 import { isForkSafe } from '../forksafe';
-import { native } from '../native';
 import { checkPathsBeforeFork, launchByFork, launchByReexec } from './launcher';
 import { Daemon, DaemonizeOptions, argError, normalizeOptions, startedBySupervisor } from './options';
 import { becomeInPlace, finishReexec, isDaemonized } from './runtime';
+import { requireMainThread } from '../main-thread';
 
 export type { Daemon, DaemonizeOptions } from './options';
 
@@ -52,11 +52,7 @@ export function daemonize(options?: DaemonizeOptions): Daemon {
       code: 'ERR_ALREADY_DAEMONIZED',
     });
   }
-  if (!native.onMainThread) {
-    throw Object.assign(new Error('daemonize() is only supported on the main thread'), {
-      code: 'ERR_DAEMONIZE_IN_WORKER',
-    });
-  }
+  requireMainThread('daemonize()');
   const detach = settings.detach === 'auto' ? !startedBySupervisor() : settings.detach;
   if (!detach) return becomeInPlace(settings);
   checkPathsBeforeFork(settings);

@@ -27,6 +27,7 @@ import {
 import { Collector, ResultStream } from './results';
 import { planChunks } from './schedule';
 import { NEVER } from './worker';
+import { requireMainThread } from '../main-thread';
 
 export type { ApplyOptions, MapOptions, PmapOptions, PoolOptions } from './options';
 
@@ -51,14 +52,6 @@ function stateOf(self: unknown): PoolState {
     state.calls = new Set();
   }
   return state;
-}
-
-function checkMainThread(): void {
-  if (!native.onMainThread) {
-    fail(Error, 'ERR_FORK_IN_WORKER',
-      'Pool is only supported on the main thread: its workers are fork() children, and a ' +
-        'worker thread cannot fork');
-  }
 }
 
 function checkRunning(state: PoolState): void {
@@ -126,7 +119,7 @@ export class Pool {
     checkArity(arguments, 1);
     const opts = readOptions(options, 'options', POOL_OPTIONS);
     const processes = checkProcesses(opts.processes);
-    checkMainThread();
+    requireMainThread('Pool');
     states.set(this, { processes, status: 'running', calls: new Set(), generation: native.forkGeneration() });
   }
 
