@@ -129,6 +129,7 @@ function run(file: string, args: string[], cwd: string, token: string): Promise<
 
 /** Pids of live processes whose environment holds our token (zombies have none). */
 function processesWithToken(token: string): number[] {
+  if (process.platform !== 'linux') return []; // /proc/<pid>/environ is Linux's
   const needle = Buffer.from(`${TOKEN_NAME}=${token}\0`);
   const found: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
@@ -184,10 +185,6 @@ const scratch = path.join(ROOT, 'tmp');
 describe('runnable blocks in README.md and docs/', () => {
   const dirs = new Map<string, string>();
 
-  beforeAll(() => {
-    fs.mkdirSync(scratch, { recursive: true });
-  });
-
   afterAll(() => {
     for (const dir of dirs.values()) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -196,21 +193,22 @@ describe('runnable blocks in README.md and docs/', () => {
     expect(all.filter((b) => b.page === 'README.md').length).toBeGreaterThanOrEqual(5);
   });
 
-  // Blocks run in page order, each page in a directory of its own: a `file=` block is saved
-  // there for the shell blocks that follow it.
+  // The programs run concurrently, each page's in a directory of its own, where its `file=`
+  // blocks are saved before any of them runs.
   const programs = all.map((block, index) => ({ block, index })).filter(({ block }) => block.run);
 
-  it.each(programs.map(({ block, index }) => [`${block.page}:${block.line}`, block, index] as const))(
+  it.concurrent.each(programs.map(({ block, index }) => [`${block.page}:${block.line}`, block, index] as const))(
     '%s', async (_where, block, index) => {
     if (block.expected.length === 0) throw new Error(`${block.page}:${block.line}: no "prints:" line`);
     let dir = dirs.get(block.page);
     if (dir === undefined) {
+      fs.mkdirSync(scratch, { recursive: true });
       dir = fs.mkdtempSync(path.join(scratch, `docs-${path.basename(block.page, '.md')}-`));
       dirs.set(block.page, dir);
     }
-    for (let i = 0; i < index; i++) {
-      if (all[i].page === block.page && !all[i].run) write(dir, all[i], i);
-    }
+      all.forEach((other, i) => {
+        if (other.page === block.page && !other.run) write(dir as string, other, i);
+      });
     const { file, args } = write(dir, block, index);
     const token = `${process.pid}-${index}-${Date.now()}`;
     const outcome = await run(file, args, dir, token);
