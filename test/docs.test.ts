@@ -179,6 +179,40 @@ function write(dir: string, block: Block, index: number): { file: string; args: 
   return { file: process.execPath, args: [...nodeFlags(block.code), file] };
 }
 
+/** The anchors GitHub gives a page's headings (lower case, punctuation dropped, spaces to -). */
+function anchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const result = new Set<string>();
+  let inFence = false;
+  for (const line of text.split('\n')) {
+    if (/^\s*(`{3,}|~{3,})/.test(line)) inFence = !inFence;
+    const heading = inFence ? null : /^#{1,6}\s+(.*?)\s*#*$/.exec(line);
+    if (heading === null) continue;
+    const base = heading[1].replace(/\\(.)/g, '$1').toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-');
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    result.add(count === 0 ? base : `${base}-${count}`);
+  }
+  return result;
+}
+
+/** Relative links of a page (outside code) whose file or anchor does not exist. */
+function brokenLinks(page: string, text: string): string[] {
+  const prose = text.replace(/^\s*(`{3,}|~{3,})[\s\S]*?^\s*\1\s*$/gm, '').replace(/`[^`\n]*`/g, '');
+  const broken: string[] = [];
+  for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+    if (/^[a-z]+:/i.test(target)) continue;
+    const [file, anchor] = target.split('#');
+    const resolved = file === '' ? path.join(ROOT, page) : path.resolve(path.dirname(path.join(ROOT, page)), file);
+    if (!fs.existsSync(resolved)) broken.push(target);
+    else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(fs.readFileSync(resolved, 'utf8')).has(anchor)) {
+      broken.push(target);
+    }
+  }
+  return broken;
+}
+
 const all = pages().flatMap((page) => runnableBlocks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')));
 const scratch = path.join(ROOT, 'tmp');
 
@@ -191,6 +225,12 @@ describe('runnable blocks in README.md and docs/', () => {
 
   it('finds the recipes (README has at least five)', () => {
     expect(all.filter((b) => b.page === 'README.md').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('has no broken relative link or anchor', () => {
+    const broken = pages().flatMap((page) =>
+      brokenLinks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')).map((link) => `${page}: ${link}`));
+    expect(broken).toEqual([]);
   });
 
   // The programs run concurrently, each page's in a directory of its own, where its `file=`
