@@ -2,7 +2,7 @@
 // silently does nothing. A block is a whole program when its fence says so:
 //
 //   ```js run           a CommonJS program (an ES module when a line starts with import/export)
-//   ```ts run           TypeScript, compiled with the repository's TypeScript to CommonJS
+//   ```ts run           TypeScript, transpiled to CommonJS with the repository's TypeScript
 //   ```js run=app.js    saved as app.js, for the `sh run` blocks after it in the same page
 //   ```sh run           shell commands, run with `sh -e` in the page's directory
 //
