@@ -3,7 +3,7 @@
 //
 //   ```js run           a CommonJS program (an ES module when a line starts with import/export)
 //   ```ts run           TypeScript, transpiled to CommonJS with the repository's TypeScript
-//   ```js run=app.js    saved as app.js, for the `sh run` blocks after it in the same page
+//   ```js file=app.js   not run: saved as app.js for the `sh run` blocks of the same page
 //   ```sh run           shell commands, run with `sh -e` in the page's directory
 //
 // and each carries one or more `// prints: TEXT` lines (`# prints: TEXT` in shell) that must
@@ -35,7 +35,7 @@ interface Block {
   expected: string[];
 }
 
-/** The fenced blocks marked `run` in one Markdown page. */
+/** The fenced blocks marked `run` or `file=` in one Markdown page. */
 function runnableBlocks(page: string, text: string): Block[] {
   const blocks: Block[] = [];
   const lines = text.split('\n');
