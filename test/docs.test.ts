@@ -18,9 +18,10 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
+import { ROOT, TIME_SCALE } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..');
-const TIMEOUT_MS = 20000;
+/** How long one program may run (times TIME_SCALE, as for every test under emulation). */
+const TIMEOUT_MS = 20000 * TIME_SCALE;
 const TOKEN_NAME = 'POSIX_FORK_DOCS_TEST';
 
 interface Block {
@@ -271,5 +272,5 @@ describe('runnable blocks in README.md and docs/', () => {
       throw new Error(`${block.page}:${block.line}: ${problems.join('; ')}\n` +
         `--- stdout\n${outcome.stdout}--- stderr\n${outcome.stderr}`);
     }
-  });
+  }, TIMEOUT_MS + 15000);
 });
