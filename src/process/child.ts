@@ -4,14 +4,13 @@
 import { writeSync } from 'fs';
 import { inspect } from 'util';
 import { closeQuietly } from '../fds';
-import { lazy } from '../lazy';
 import { _exit } from '../posix';
+import { throttledWarmUp } from '../warm-up';
 import { inheritedStates, releaseInheritedStates } from './registry';
 import { sendRecord, sendResult, warmUpResultEncoders } from './result-pipe';
 import type { ProcessState } from './state';
-import { KIND_ERROR, errorRecord } from './wire';
+import { KIND_ERROR, errorRecord, v8 } from './wire';
 
-const v8 = lazy(() => require('v8') as typeof import('v8'));
 
 /** The state of the Process this process is: MainProcess's, or in a Process child its own. */
 export let current: ProcessState;
@@ -42,30 +41,21 @@ class ChildUnwind extends Error {
   }
 }
 
-// The warm-up of the child path. A child pays for every function it runs that its parent never
-// ran: V8 compiles it there, and the compile's writes are copy-on-write page faults, together
-// more than the fork itself. So start() first runs the child's path here, in the parent, where
-// every step returns at once when given WARM_UP instead of a state.
+// The warm-up of the child path (see warm-up.ts): start() runs the child's path here, in the
+// parent, where every step returns at once when given WARM_UP instead of a state.
 const WARM_UP = null;
 
 const WARM_UP_EVENT = 'posix-fork:warm-up';
 const noop = (): void => undefined;
 
-/** Once a second is enough to keep V8 from flushing the code (it waits for several GCs). */
-const WARM_UP_EVERY_MS = 1000;
-let lastWarmUp = -Infinity;
-
-export function warmUpChildPath(): void {
-  const now = Date.now();
-  if (now - lastWarmUp < WARM_UP_EVERY_MS) return;
-  lastWarmUp = now;
+export const warmUpChildPath = throttledWarmUp(() => {
   warmUpResultEncoders();
   runChild(WARM_UP, -1);
   endChild(WARM_UP, undefined, false);
   mainState.owner.run();
   // The child removes the parent's 'exit' listeners: the same path through Node's emitter.
   process.on(WARM_UP_EVENT, noop).removeAllListeners(WARM_UP_EVENT);
-}
+});
 
 /**
  * In the child, right after start()'s fork(): becomes `state`'s process, runs run(), and ends

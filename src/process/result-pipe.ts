@@ -14,10 +14,10 @@ import {
   ResultRecord,
   encodeChunks,
   encodeSmall,
+  v8,
 } from './wire';
 
 const net = lazy(() => require('net') as typeof import('net'));
-const v8 = lazy(() => require('v8') as typeof import('v8'));
 
 // One buffer for every synchronous read: each fork makes the parent's written pages copy-on-write.
 const readBuffer = Buffer.allocUnsafe(65536);

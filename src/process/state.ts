@@ -4,16 +4,14 @@
 // else (a Reaper, waitpid) through the children.ts subscription, and at the parent's exit.
 import { errnoCode } from '../args';
 import { claimStatus } from '../children';
-import { lazy } from '../lazy';
 import { WNOHANG, waitpid } from '../posix';
 import { sleepMs } from '../sleep';
 import type { WaitStatus } from '../status';
 import type { Process } from './index';
 import { updateSignalHandlers } from './lifecycle';
 import { resultPipe, untrack, waiting, watchSigchld } from './registry';
-import { ErrorRecord, KIND_ERROR, KIND_RESULT, ResultRecord, decodeSmall, rebuildError } from './wire';
+import { ErrorRecord, KIND_ERROR, KIND_RESULT, ResultRecord, decodeSmall, rebuildError, v8 } from './wire';
 
-const v8 = lazy(() => require('v8') as typeof import('v8'));
 
 /** First and longest pause of the safety-net poll of an awaited child (SIGCHLD comes first). */
 const FIRST_POLL_DELAY_MS = 8;

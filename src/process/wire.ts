@@ -5,6 +5,10 @@
 // tells whose chunk it is, and the flag LAST_CHUNK ends a record. The flags' low 7 bits are the
 // record's kind. Everything here works on buffers; result-pipe.ts moves them through the pipe.
 import { inspect } from 'util';
+import { lazy } from '../lazy';
+
+/** v8, for the records of other values; one loader for all of Process, called in the warm-up. */
+export const v8 = lazy(() => require('v8') as typeof import('v8'));
 
 export const KIND_RESULT = 1; // v8.serialize(result)
 export const KIND_ERROR = 2; // v8.serialize(ErrorRecord)
