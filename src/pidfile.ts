@@ -8,9 +8,11 @@
 // fork() children and everything it execs drop it (close-on-exec), so no child of a dead
 // daemon can make it look alive.
 import * as fs from 'fs';
+import { closeQuietly } from './fds';
 import { FORK_SAFE_FLAGS } from './forksafe';
 import { native } from './native';
 import { Identity, bootId, identify, processesWithFileOpen, readStat, sessionMembers } from './proc';
+import { sleepMs } from './sleep';
 
 /** What a pidfile records. */
 export interface PidRecord {
@@ -411,12 +413,6 @@ function readContent(fd: number): string {
   return buffer.toString('utf8', 0, n);
 }
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-/** Blocks this thread for `ms` (launchers and `stop` are synchronous by design). */
-export function sleepMs(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
-}
-
 /** Alive and running the same program (same executable and main script) as this process. */
 function isThisProgram(pid: number): boolean {
   if (process.platform !== 'linux') return false; // without /proc the record alone decides
@@ -438,12 +434,4 @@ function isThisProgram(pid: number): boolean {
   if (script) return args.slice(1).includes(script);
   const ours = [...process.execArgv, ...process.argv.slice(1)].filter(notFlag);
   return args.slice(1).filter(notFlag).join('\0') === ours.join('\0');
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // EBADF: already closed.
-  }
 }

@@ -10,7 +10,7 @@ async function scenario(name: string) {
   return { lines: lines.slice(0, -1), stderr: run.stderr, pid: run.pid };
 }
 
-describe('the seeds\' programs', () => {
+describe('the classic programs', () => {
   test('independent memory: each child makes num 101, the parent keeps 100', async () => {
     const { lines } = await scenario('memory');
     const children = lines.filter((l) => 'child' in l);
@@ -45,7 +45,7 @@ describe('the seeds\' programs', () => {
     expect(r.inspect).toBe(`<Worker name='Worker-3' pid=${r.worker.pid} parent=${r.inspect.match(/parent=(\d+)/)[1]} stopped exitcode=0>`);
   });
 
-  test('seed 004: start() reaps the finished children first, leaving one zombie at most', async () => {
+  test('start() reaps the finished children first, leaving one zombie at most', async () => {
     const { lines } = await scenario('cleanup');
     const [r] = lines;
     // After each start only the newest child is still a zombie; the earlier ones are gone.

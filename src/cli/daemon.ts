@@ -10,10 +10,10 @@ import {
   inspectPidFile,
   recordedProcess,
   removeStalePidFile,
-  sleepMs,
   survivingMembers,
 } from '../pidfile';
 import { Identity, identify, sessionMembers } from '../proc';
+import { sleepMs } from '../sleep';
 import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 

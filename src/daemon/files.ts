@@ -2,6 +2,7 @@
 // and how its log files are opened.
 import * as fs from 'fs';
 import { identityOf, listFds, startupFds } from '../daemon-startup';
+import { closeQuietly } from '../fds';
 import { lazy } from '../lazy';
 import { native } from '../native';
 
@@ -105,13 +106,5 @@ export function openLogFile(file: string): number {
   } catch (error) {
     closeQuietly(fd);
     throw error;
-  }
-}
-
-export function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // EBADF: already closed.
   }
 }

@@ -4,6 +4,7 @@
 // ready() or a failure) and ends.
 import * as fs from 'fs';
 import { DaemonStartError } from '../daemon-error';
+import { closeQuietly } from '../fds';
 import { HANDOVER_ENV, Handover } from '../daemon-startup';
 import { fork } from '../fork';
 import { FORK_SAFE_FLAGS } from '../forksafe';
@@ -11,7 +12,8 @@ import { native } from '../native';
 import { HeldPidFile, acquirePidFile, closePidFile, releasePidFile } from '../pidfile';
 import { _exit, setsid, waitpid } from '../posix';
 import { Identity, identify, sessionMembers } from '../proc';
-import { closeQuietly, openLogFile } from './files';
+import { sleepMs } from '../sleep';
+import { openLogFile } from './files';
 import { Daemon, Settings } from './options';
 import { becomeDaemon } from './runtime';
 import { StatusMessage, describeError, sendStatus } from './status';
@@ -253,7 +255,7 @@ function readStatusLines(
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EINTR') continue;
       if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        sleepMs(10);
         continue;
       }
       throw error;

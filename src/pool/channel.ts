@@ -9,6 +9,7 @@
 // undefined, short strings), written in a compact form without v8.serialize.
 import { lazy } from '../lazy';
 import { native } from '../native';
+import { ResultPipe, sendRecord } from '../process/result-pipe';
 import {
   ErrorRecord,
   KIND_FALSE,
@@ -17,13 +18,11 @@ import {
   KIND_STRING,
   KIND_TRUE,
   KIND_UNDEFINED,
-  ResultPipe,
   ResultRecord,
   decodeSmall,
   errorRecord,
   rebuildError,
-  sendRecord,
-} from '../process';
+} from '../process/wire';
 import { STOP } from './schedule';
 
 export const v8 = lazy(() => require('v8') as typeof import('v8'));

@@ -4,7 +4,7 @@
 // Why per call and not long-lived workers: a worker forked earlier would run the function on
 // the state of that earlier moment, not on the caller's state at the call.
 import { native } from '../native';
-import { checkArity, fail } from '../process';
+import { checkArity, fail } from '../args';
 import { Call, abortError } from './call';
 import {
   APPLY_OPTIONS,
@@ -116,7 +116,7 @@ function stream<R>(state: PoolState, prepared: Prepared, ordered: boolean): Asyn
  */
 export class Pool {
   constructor(options?: PoolOptions) {
-    checkArity(arguments, 1);
+    checkArity(arguments, 0, 1);
     const opts = readOptions(options, 'options', POOL_OPTIONS);
     const processes = checkProcesses(opts.processes);
     requireMainThread('Pool');
@@ -136,7 +136,7 @@ export class Pool {
   map<T, R>(fn: (item: T, index: number, items: readonly T[]) => R, iterable: Iterable<T>,
     options?: MapOptions): Promise<Awaited<R>[]> {
     try {
-      checkArity(arguments, 3);
+      checkArity(arguments, 0, 3);
       const state = stateOf(this);
       return collect(state, prepare(state, fn, iterable, options, false), false) as Promise<Awaited<R>[]>;
     } catch (error) {
@@ -148,7 +148,7 @@ export class Pool {
   starmap<A extends unknown[], R>(fn: (...args: A) => R, iterable: Iterable<A>,
     options?: MapOptions): Promise<Awaited<R>[]> {
     try {
-      checkArity(arguments, 3);
+      checkArity(arguments, 0, 3);
       const state = stateOf(this);
       return collect(state, prepare(state, fn, iterable, options, true), true) as Promise<Awaited<R>[]>;
     } catch (error) {
@@ -159,7 +159,7 @@ export class Pool {
   /** Python `apply()`, asynchronous: `fn(...args)` in one worker. */
   apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: ApplyOptions): Promise<Awaited<R>> {
     try {
-      checkArity(arguments, 3);
+      checkArity(arguments, 0, 3);
       const state = stateOf(this);
       const checked = checkFunction('fn', fn);
       const list = args === undefined ? [] : toItems('args', args);
@@ -175,7 +175,7 @@ export class Pool {
   /** Python `imap()`: the results in item order, each as soon as it and those before it are in. */
   imap<T, R>(fn: (item: T, index: number, items: readonly T[]) => R, iterable: Iterable<T>,
     options?: MapOptions): AsyncIterableIterator<Awaited<R>> {
-    checkArity(arguments, 3);
+    checkArity(arguments, 0, 3);
     const state = stateOf(this);
     return stream(state, prepare(state, fn, iterable, options, false), true);
   }
@@ -183,7 +183,7 @@ export class Pool {
   /** Python `imap_unordered()`: the results as they arrive. */
   imapUnordered<T, R>(fn: (item: T, index: number, items: readonly T[]) => R, iterable: Iterable<T>,
     options?: MapOptions): AsyncIterableIterator<Awaited<R>> {
-    checkArity(arguments, 3);
+    checkArity(arguments, 0, 3);
     const state = stateOf(this);
     return stream(state, prepare(state, fn, iterable, options, false), false);
   }
@@ -194,7 +194,7 @@ export class Pool {
    */
   close(): Promise<void> {
     try {
-      checkArity(arguments, 0);
+      checkArity(arguments, 0, 0);
       const state = stateOf(this);
       if (state.status === 'running') state.status = 'closed';
       return settled(state);
@@ -209,7 +209,7 @@ export class Pool {
    */
   terminate(): Promise<void> {
     try {
-      checkArity(arguments, 0);
+      checkArity(arguments, 0, 0);
       const state = stateOf(this);
       state.status = 'terminated';
       for (const call of state.calls) {
@@ -224,7 +224,7 @@ export class Pool {
   /** Python `join()`: after close() or terminate(), resolves once every worker is reaped. */
   join(): Promise<void> {
     try {
-      checkArity(arguments, 0);
+      checkArity(arguments, 0, 0);
       const state = stateOf(this);
       if (state.status === 'running') fail(Error, 'ERR_POOL_RUNNING', 'Pool is still running');
       return settled(state);
@@ -245,7 +245,7 @@ function settled(state: PoolState): Promise<void> {
 export function pmap<T, R>(iterable: Iterable<T>, fn: (item: T, index: number, items: readonly T[]) => R,
   options?: PmapOptions): Promise<Awaited<R>[]> {
   try {
-    checkArity(arguments, 3);
+    checkArity(arguments, 0, 3);
     const { processes, chunksize, signal } = readOptions(options, 'options', PMAP_OPTIONS);
     const pool = new Pool({ processes: checkProcesses(processes) });
     const mapOptions: MapOptions = {};

@@ -2,7 +2,7 @@
 // RangeError with Node's codes). Options are read from own properties only, so a property
 // inherited from Object.prototype never changes what a call does.
 import * as os from 'os';
-import { fail, invalidType } from '../process';
+import { fail, invalidType } from '../args';
 
 export interface PoolOptions {
   /** How many worker processes each call forks at most (Python `processes`). Default: the CPU count. */

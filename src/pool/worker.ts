@@ -5,7 +5,7 @@
 import { constants } from 'os';
 import { native } from '../native';
 import { _exit } from '../posix';
-import { closeQuietly } from '../process';
+import { closeQuietly } from '../fds';
 import { encodeResults, readTask, sendError, sendResults, v8 } from './channel';
 import { ChunkPlan, chunkEnd, chunkStart, planChunks } from './schedule';
 
