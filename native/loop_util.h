@@ -1,0 +1,27 @@
+// The event loop as the native side sees it: the environment's loop, a monotonic clock, and
+// calling a JS callback from a libuv callback the way Node calls its own.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+
+namespace posixfork {
+
+// The loop of the environment's thread, or nullptr.
+inline uv_loop_t* LoopOf(napi_env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return nullptr;
+  return loop;
+}
+
+// Milliseconds on a monotonic clock.
+inline uint64_t NowMs() { return uv_hrtime() / 1000000; }
+
+// Calls `callback` with `argc` arguments (this = the global object) from a libuv callback:
+// nextTicks and microtasks run afterwards, and an exception it throws is reported as
+// uncaught, as for any Node callback.
+void CallFromLoop(napi_env env, napi_async_context context, napi_ref callback, size_t argc,
+                  const napi_value* argv);
+
+}  // namespace posixfork
