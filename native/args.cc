@@ -9,22 +9,30 @@ namespace {
 
 constexpr size_t kMaxShownString = 28;
 
+// Messages that quote a value are built in UTF-16, as JS strings are, so that whatever the
+// value holds (a lone surrogate where a cut splits a pair) reaches the message unchanged.
+using Text = std::u16string;
+
+Text ToText(Napi::Env env, const std::string& utf8) {
+  return Napi::String::New(env, utf8).Utf16Value();
+}
+
 // String(value), as JS computes it (a symbol gives "Symbol(x)"). False with the exception
 // pending when that throws.
-bool JsString(Napi::Env env, const Napi::Value& value, std::string* out) {
+bool JsString(Napi::Env env, const Napi::Value& value, Text* out) {
   Napi::Value string_function = env.Global().Get("String");
   if (string_function.IsEmpty()) return false;
   Napi::Value result = string_function.IsFunction()
                            ? string_function.As<Napi::Function>().Call({value})
                            : value.ToString();
   if (result.IsEmpty()) return false;
-  *out = result.As<Napi::String>().Utf8Value();
+  *out = result.As<Napi::String>().Utf16Value();
   return true;
 }
 
 // `object[key] || fallback`, as a string. False with the exception pending when a getter throws.
 bool NameProperty(Napi::Env env, const Napi::Value& object, const char* key,
-                  const char* fallback, std::string* out) {
+                  const char16_t* fallback, Text* out) {
   Napi::Value name = object.As<Napi::Object>().Get(key);
   if (name.IsEmpty()) return false;
   if (!name.ToBoolean().Value()) {
@@ -37,58 +45,55 @@ bool NameProperty(Napi::Env env, const Napi::Value& object, const char* key,
 // The tail of Node's ERR_INVALID_ARG_TYPE message, word for word as describeReceived() in
 // src/args.ts writes it: "Received null", "Received function f", "Received an instance of
 // Date", "Received type string ('abc')", "Received type bigint (5n)", "Received type number (5)".
-bool DescribeReceived(Napi::Env env, const Napi::Value& value, std::string* out) {
-  std::string text;
+bool DescribeReceived(Napi::Env env, const Napi::Value& value, Text* out) {
+  Text text;
   switch (value.Type()) {
     case napi_undefined:
-      *out = "Received undefined";
+      *out = u"Received undefined";
       return true;
     case napi_null:
-      *out = "Received null";
+      *out = u"Received null";
       return true;
     case napi_function:
-      if (!NameProperty(env, value, "name", "<anonymous>", &text)) return false;
-      *out = "Received function " + text;
+      if (!NameProperty(env, value, "name", u"<anonymous>", &text)) return false;
+      *out = u"Received function " + text;
       return true;
     case napi_object:
     case napi_external:
       if (value.IsArray()) {
-        text = "Array";
+        text = u"Array";
       } else {
         Napi::Value constructor = value.As<Napi::Object>().Get("constructor");
         if (constructor.IsEmpty()) return false;
         if (constructor.IsNull() || constructor.IsUndefined()) {
-          text = "Object";
-        } else if (!NameProperty(env, constructor.ToObject(), "name", "Object", &text)) {
+          text = u"Object";
+        } else if (!NameProperty(env, constructor.ToObject(), "name", u"Object", &text)) {
           return false;
         }
       }
-      *out = "Received an instance of " + text;
+      *out = u"Received an instance of " + text;
       return true;
-    case napi_string: {
-      std::u16string units = value.As<Napi::String>().Utf16Value();
-      if (units.size() > kMaxShownString) {
-        text = Napi::String::New(env, units.substr(0, kMaxShownString - 3)).Utf8Value() + "...";
-      } else {
-        text = value.As<Napi::String>().Utf8Value();
-      }
-      *out = "Received type string ('" + text + "')";
+    case napi_string:
+      text = value.As<Napi::String>().Utf16Value();
+      if (text.size() > kMaxShownString) text = text.substr(0, kMaxShownString - 3) + u"...";
+      *out = u"Received type string ('" + text + u"')";
       return true;
-    }
     case napi_bigint:
       if (!JsString(env, value, &text)) return false;
-      *out = "Received type bigint (" + text + "n)";
+      *out = u"Received type bigint (" + text + u"n)";
       return true;
     case napi_number:
     case napi_boolean:
     case napi_symbol: {
-      const char* type = value.IsNumber() ? "number" : value.IsBoolean() ? "boolean" : "symbol";
+      const char16_t* type = value.IsNumber()    ? u"number"
+                             : value.IsBoolean() ? u"boolean"
+                                                 : u"symbol";
       if (!JsString(env, value, &text)) return false;
-      *out = std::string("Received type ") + type + " (" + text + ")";
+      *out = Text(u"Received type ") + type + u" (" + text + u")";
       return true;
     }
   }
-  *out = "Received an instance of Object";
+  *out = u"Received an instance of Object";
   return true;
 }
 
@@ -98,14 +103,27 @@ Napi::Value ThrowWithCode(Napi::Error error, const char* code) {
   return Napi::Value();
 }
 
+// Throws a TypeError or RangeError whose message is UTF-16 text.
+bool ThrowText(Napi::Env env, bool range, const char* code, const Text& message) {
+  napi_value text, error;
+  napi_create_string_utf16(env, message.data(), message.size(), &text);
+  if (range) {
+    napi_create_range_error(env, nullptr, text, &error);
+  } else {
+    napi_create_type_error(env, nullptr, text, &error);
+  }
+  ThrowWithCode(Napi::Error(env, error), code);
+  return false;
+}
+
 // ERR_INVALID_ARG_TYPE: `The "<subject>" argument must be <expected>. Received …`. Always false.
 bool InvalidType(Napi::Env env, const std::string& subject, const char* expected,
                  const Napi::Value& value) {
-  std::string received;
+  Text received;
   if (!DescribeReceived(env, value, &received)) return false;
-  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
-                 "The \"" + subject + "\" argument must be " + expected + ". " + received);
-  return false;
+  return ThrowText(env, false, "ERR_INVALID_ARG_TYPE",
+                   ToText(env, "The \"" + subject + "\" argument must be " + expected + ". ") +
+                       received);
 }
 
 // An integer in [min, max]; out of range is ERR_OUT_OF_RANGE with "Received <the number>".
@@ -115,13 +133,14 @@ bool IntegerValue(Napi::Env env, const Napi::Value& value, const std::string& su
   double d = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::trunc(d) != d || d < static_cast<double>(min) ||
       d > static_cast<double>(max)) {
-    std::string shown;
+    Text shown;
     if (!JsString(env, value, &shown)) return false;
-    ThrowRangeError(env, "ERR_OUT_OF_RANGE",
-                    "The value of \"" + subject + "\" is out of range. It must be an integer >= " +
-                        std::to_string(min) + " and <= " + std::to_string(max) + ". Received " +
-                        shown);
-    return false;
+    return ThrowText(env, true, "ERR_OUT_OF_RANGE",
+                     ToText(env, "The value of \"" + subject +
+                                     "\" is out of range. It must be an integer >= " +
+                                     std::to_string(min) + " and <= " + std::to_string(max) +
+                                     ". Received ") +
+                         shown);
   }
   *out = static_cast<int64_t>(d);
   return true;
