@@ -24,4 +24,28 @@ inline uint64_t NowMs() { return uv_hrtime() / 1000000; }
 void CallFromLoop(napi_env env, napi_async_context context, napi_ref callback, size_t argc,
                   const napi_value* argv);
 
+// Ties a libuv handle to the life of its Node environment: when the environment is torn down
+// (process exit, worker end), `owner->BeforeClose()` runs, the handle is closed so that the
+// loop can be closed, and then `owner` is deleted. `Owner` holds the handle as `handle` (its
+// `data` pointing back to the owner) and the hook as `cleanup`.
+template <typename Owner>
+struct EnvironmentBound {
+  static void OnClosed(uv_handle_t* handle) {
+    Owner* owner = static_cast<Owner*>(handle->data);
+    napi_async_cleanup_hook_handle cleanup = owner->cleanup;
+    delete owner;
+    napi_remove_async_cleanup_hook(cleanup);
+  }
+  static void OnTeardown(napi_async_cleanup_hook_handle, void* arg) {
+    Owner* owner = static_cast<Owner*>(arg);
+    owner->BeforeClose();
+    uv_close(reinterpret_cast<uv_handle_t*>(&owner->handle), OnClosed);
+  }
+};
+
+template <typename Owner>
+void CloseWithEnvironment(napi_env env, Owner* owner) {
+  napi_add_async_cleanup_hook(env, EnvironmentBound<Owner>::OnTeardown, owner, &owner->cleanup);
+}
+
 }  // namespace posixfork

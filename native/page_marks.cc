@@ -22,6 +22,7 @@ uint64_t g_last_fork_ms = 0;
 struct RestoreTimer {
   uv_timer_t handle;
   napi_async_cleanup_hook_handle cleanup = nullptr;
+  void BeforeClose();
 };
 
 RestoreTimer* g_restore_timer = nullptr;
@@ -35,19 +36,7 @@ void OnRestoreTimer(uv_timer_t* handle) {
   RestoreMemoryMarks();
 }
 
-void OnRestoreTimerClosed(uv_handle_t* handle) {
-  RestoreTimer* timer = static_cast<RestoreTimer*>(handle->data);
-  napi_async_cleanup_hook_handle cleanup = timer->cleanup;
-  delete timer;
-  napi_remove_async_cleanup_hook(cleanup);
-}
-
-// The environment is going away: close the handle so that the loop can be closed.
-void OnRestoreTimerEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
-  RestoreTimer* timer = static_cast<RestoreTimer*>(arg);
-  g_restore_timer = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer->handle), OnRestoreTimerClosed);
-}
+void RestoreTimer::BeforeClose() { g_restore_timer = nullptr; }
 
 }  // namespace
 
@@ -61,7 +50,7 @@ void RestoreMarksWhenForksPause(napi_env env, uv_loop_t* loop) {
     }
     timer->handle.data = timer;
     uv_unref(reinterpret_cast<uv_handle_t*>(&timer->handle));
-    napi_add_async_cleanup_hook(env, OnRestoreTimerEnvCleanup, timer, &timer->cleanup);
+    CloseWithEnvironment(env, timer);
     g_restore_timer = timer;
   }
   g_last_fork_ms = NowMs();

@@ -31,6 +31,7 @@ struct SigchldWatch {
   napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
   bool keep_alive = false;
+  void BeforeClose();
 };
 
 // One watch per Node environment (main thread, each worker).
@@ -59,24 +60,14 @@ void OnSigchld(uv_signal_t* handle, int) {
   if (watch->callback != nullptr) CallFromLoop(watch->env, watch->context, watch->callback, 0, nullptr);
 }
 
-void OnClosed(uv_handle_t* handle) {
-  SigchldWatch* watch = static_cast<SigchldWatch*>(handle->data);
-  napi_async_cleanup_hook_handle cleanup = watch->cleanup;
-  delete watch;
-  napi_remove_async_cleanup_hook(cleanup);
-}
-
-// The environment is going away (process exit, worker end): close the handle so the loop
-// can be closed, then let Node go on.
-void OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
-  SigchldWatch* watch = static_cast<SigchldWatch*>(arg);
+// The environment is going away: its watch is forgotten and releases what it holds.
+void SigchldWatch::BeforeClose() {
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    g_watches.erase(watch->env);
+    g_watches.erase(env);
   }
-  ReleaseCallback(watch);
-  napi_async_destroy(watch->env, watch->context);
-  uv_close(AsHandle(watch), OnClosed);
+  ReleaseCallback(this);
+  napi_async_destroy(env, context);
 }
 
 // Creates the environment's watch on first use; afterwards (also in a fork child) returns the
@@ -101,7 +92,7 @@ SigchldWatch* Obtain(Napi::Env env) {
   uv_unref(AsHandle(watch));
   napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "posix-fork:sigchld"),
                   &watch->context);
-  napi_add_async_cleanup_hook(env, OnEnvCleanup, watch, &watch->cleanup);
+  CloseWithEnvironment<SigchldWatch>(env, watch);
   std::lock_guard<std::mutex> lock(g_mutex);
   g_watches[env] = watch;
   return watch;
