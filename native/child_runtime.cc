@@ -185,9 +185,8 @@ static Napi::Value ExitRoutedToExit(const Napi::CallbackInfo& info) {
 
 void InitChildRuntime(Napi::Env env, Napi::Object exports) {
   ExportFunctions(env, exports,
-                  {{"prepareDrainWatch", PrepareDrainWatch},
+                  {{"prepareDrainWatch", PrepareDrainWatch}, {"forkGeneration", ForkGeneration},
                    {"stopReadingInForkChildren", StopReadingInForkChildren},
-                   {"forkGeneration", ForkGeneration},
                    {"exitRoutedToExit", ExitRoutedToExit}});
 }
 

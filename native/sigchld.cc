@@ -166,10 +166,8 @@ static Napi::Value SigchldState(const Napi::CallbackInfo& info) {
 
 void InitSigchld(Napi::Env env, Napi::Object exports) {
   ExportFunctions(env, exports,
-                  {{"sigchldStart", SigchldStart},
-                   {"sigchldStop", SigchldStop},
-                   {"sigchldKeepAlive", SigchldKeepAlive},
-                   {"sigchldState", SigchldState}});
+                  {{"sigchldStart", SigchldStart}, {"sigchldStop", SigchldStop},
+                   {"sigchldKeepAlive", SigchldKeepAlive}, {"sigchldState", SigchldState}});
 }
 
 }  // namespace posixfork

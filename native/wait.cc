@@ -102,9 +102,7 @@ static Napi::Value ChildExited(const Napi::CallbackInfo& info) {
 
 void InitWait(Napi::Env env, Napi::Object exports) {
   ExportFunctions(env, exports,
-                  {{"waitpid", WaitPid},
-                   {"wait", Wait},
-                   {"decodeStatus", DecodeStatus},
+                  {{"waitpid", WaitPid}, {"wait", Wait}, {"decodeStatus", DecodeStatus},
                    {"childExited", ChildExited}});
   ExportConstants(env, exports, "constants",
                   {{"WNOHANG", WNOHANG}, {"WUNTRACED", WUNTRACED}, {"WCONTINUED", WCONTINUED}});
