@@ -19,9 +19,9 @@ export const UNCLAIMED_STATUS_LIMIT = 4096;
 const unclaimed = new Map<number, number>();
 let ownerGeneration = native.forkGeneration();
 
-/** Clears the sets when this process inherited them from its parent (see above). */
-// Written out in trackChild() and recordStatus(), which run between two forks of a fork/wait
-// loop: each function called there costs the parent a page fault.
+// Clears the sets when this process inherited them from its parent (see above). Written out
+// in trackChild() and recordStatus(), which run between two forks of a fork/wait loop: each
+// function called there costs the parent a page fault.
 function forgetIfInherited(): void {
   if (native.forkGeneration() !== ownerGeneration) forgetInheritedChildren();
 }
