@@ -3,15 +3,25 @@
     {
       "target_name": "posix_fork",
       "sources": [
+        # module init, argument parsing, errno -> Error, shared helpers
         "native/addon.cc",
-        "native/errors.cc",
+        "native/args.cc",
+        "native/errno.cc",
+        "native/loop_util.cc",
+        # fork, the child's runtime, the DONTFORK marks
         "native/fork.cc",
+        "native/child_runtime.cc",
+        "native/page_marks.cc",
+        # waiting, sessions, descriptors, exec
         "native/wait.cc",
         "native/session.cc",
         "native/fds.cc",
         "native/exec.cc",
+        # signals
         "native/sigchld.cc",
         "native/siginfo.cc",
+        "native/signal_reset.cc",
+        # the native double fork
         "native/daemon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,14 +1,10 @@
-// Calls only daemonize() needs. Policy (which fds, which signals, when) lives in
-// src/daemon.ts and src/pidfile.ts; these functions validate, make the call, report errno.
-//
-// spawnDetached() is the one long sequence: the double fork of the re-exec strategy. Between
-// the fork and the execve nothing may return to JavaScript (the child of a process that was
-// not started in the fork-safe mode has no usable V8 heap), so the whole daemon(7) prelude
-// runs here in async-signal-safe C: setsid, second fork, signal reset, fd plumbing, execve.
+// The native double fork: spawnDetached(), the re-exec strategy of daemonize(). Between the
+// fork and the execve nothing may return to JavaScript (the child of a process that was not
+// started in the fork-safe mode has no usable V8 heap), so the whole daemon(7) prelude runs
+// here in async-signal-safe C: setsid, second fork, signal reset, fd plumbing, execve. Policy
+// (which fds, when) lives in src/daemon/. Also notifySocket(), the daemon's sd_notify(3).
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -27,161 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "areas.h"
-#include "errors.h"
-#include "platform.h"
-
-#ifndef NSIG
-#define NSIG 65
-#endif
+#include "args.h"
+#include "errno.h"
+#include "fd_util.h"
+#include "module_init.h"
+#include "signal_reset.h"
 
 namespace posixfork {
-
-namespace {
-
-bool IntArray(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min,
-              int64_t max, std::vector<int>* out) {
-  if (!info[index].IsArray()) {
-    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                   std::string("The \"") + name + "\" argument must be an array of integers");
-    return false;
-  }
-  Napi::Array array = info[index].As<Napi::Array>();
-  // As in StringArrayArg: the length read once, a throwing element getter's exception kept.
-  const uint32_t length = array.Length();
-  for (uint32_t i = 0; i < length; i++) {
-    Napi::Value item = array.Get(i);
-    if (item.IsEmpty()) return false;
-    if (!item.IsNumber()) {
-      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                     std::string("The \"") + name + "\" argument must be an array of integers");
-      return false;
-    }
-    double d = item.As<Napi::Number>().DoubleValue();
-    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) ||
-        static_cast<double>(static_cast<int64_t>(d)) != d) {
-      ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE",
-                      std::string("The \"") + name + "\" entries must be integers >= " +
-                          std::to_string(min) + " and <= " + std::to_string(max));
-      return false;
-    }
-    out->push_back(static_cast<int>(d));
-  }
-  return true;
-}
-
-bool BoolArg(const Napi::CallbackInfo& info, size_t index, const char* name, bool* out) {
-  if (!info[index].IsBoolean()) {
-    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
-                   std::string("The \"") + name + "\" argument must be of type boolean");
-    return false;
-  }
-  *out = info[index].As<Napi::Boolean>().Value();
-  return true;
-}
-
-int SetCloexec(int fd, bool on) {
-  int flags = fcntl(fd, F_GETFD);
-  if (flags < 0) return errno;
-  int wanted = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
-  if (wanted != flags && fcntl(fd, F_SETFD, wanted) < 0) return errno;
-  return 0;
-}
-
-}  // namespace
-
-// flock(fd, operation) -> true, or false when LOCK_NB was given and another open file
-// description holds a conflicting lock. flock locks belong to the open file description, so
-// they survive fork() and execve(), unlike fcntl() record locks, which fork() drops.
-static Napi::Value Flock(const Napi::CallbackInfo& info) {
-  int64_t fd, operation;
-  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
-      !IntArg(info, 1, "operation", 0, LOCK_SH | LOCK_EX | LOCK_NB | LOCK_UN, &operation)) {
-    return Napi::Value();
-  }
-  int r;
-  do {
-    r = flock(static_cast<int>(fd), static_cast<int>(operation));
-  } while (r < 0 && errno == EINTR);
-  if (r == 0) return Napi::Boolean::New(info.Env(), true);
-  if ((operation & LOCK_NB) && errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
-  return ThrowErrno(info.Env(), errno, "flock");
-}
-
-// closeOnExec(fd) -> whether FD_CLOEXEC is set.
-static Napi::Value CloseOnExec(const Napi::CallbackInfo& info) {
-  int64_t fd;
-  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
-  int flags = fcntl(static_cast<int>(fd), F_GETFD);
-  if (flags < 0) return ThrowErrno(info.Env(), errno, "fcntl");
-  return Napi::Boolean::New(info.Env(), (flags & FD_CLOEXEC) != 0);
-}
-
-// replaceFd(source, target, closeOnExec): dup2 with the close-on-exec flag of the target chosen
-// (dup3 on Linux, so the target is never briefly inheritable). Returns target.
-static Napi::Value ReplaceFd(const Napi::CallbackInfo& info) {
-  int64_t source, target;
-  bool cloexec;
-  if (!CheckArity(info, 3, 3) || !IntArg(info, 0, "source", 0, INT_MAX, &source) ||
-      !IntArg(info, 1, "target", 0, INT_MAX, &target) ||
-      !BoolArg(info, 2, "closeOnExec", &cloexec)) {
-    return Napi::Value();
-  }
-  int from = static_cast<int>(source), to = static_cast<int>(target);
-  if (from == to) {
-    int err = SetCloexec(to, cloexec);
-    if (err != 0) return ThrowErrno(info.Env(), err, "fcntl");
-    return Napi::Number::New(info.Env(), to);
-  }
-  int r;
-#ifdef __linux__
-  do {
-    r = dup3(from, to, cloexec ? O_CLOEXEC : 0);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return ThrowErrno(info.Env(), errno, "dup3");
-#else
-  do {
-    r = dup2(from, to);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return ThrowErrno(info.Env(), errno, "dup2");
-  if (cloexec) {
-    int err = SetCloexec(to, true);
-    if (err != 0) return ThrowErrno(info.Env(), err, "fcntl");
-  }
-#endif
-  return Napi::Number::New(info.Env(), to);
-}
-
-// resetSignalState(keepIgnored) -> signals put back to SIG_DFL. Empties this thread's signal
-// mask and resets every signal whose disposition is SIG_IGN, except those in keepIgnored
-// (Node's own: SIGPIPE, SIGXFSZ). Handlers are left alone: they are Node's and libuv's, and
-// they serve the JS listeners the daemon keeps.
-static Napi::Value ResetSignalState(const Napi::CallbackInfo& info) {
-  std::vector<int> keep;
-  if (!CheckArity(info, 1, 1) || !IntArray(info, 0, "keepIgnored", 1, NSIG - 1, &keep)) {
-    return Napi::Value();
-  }
-  sigset_t empty;
-  sigemptyset(&empty);
-  int err = pthread_sigmask(SIG_SETMASK, &empty, nullptr);
-  if (err != 0) return ThrowErrno(info.Env(), err, "pthread_sigmask");
-  Napi::Array reset = Napi::Array::New(info.Env());
-  for (int sig = 1; sig < NSIG; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    if (std::find(keep.begin(), keep.end(), sig) != keep.end()) continue;
-    struct sigaction current;
-    if (sigaction(sig, nullptr, &current) != 0) continue;  // EINVAL: reserved by libc
-    if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_IGN) continue;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    if (sigaction(sig, &dfl, nullptr) == 0) {
-      reset.Set(reset.Length(), Napi::Number::New(info.Env(), sig));
-    }
-  }
-  return reset;
-}
 
 // notifySocket(path, message): one datagram to a unix datagram socket, as sd_notify(3) sends
 // to $NOTIFY_SOCKET. A path starting with '@' names a Linux abstract socket.
@@ -210,49 +58,14 @@ static Napi::Value NotifySocket(const Napi::CallbackInfo& info) {
   if (fd >= 0) SetCloexec(fd, true);
 #endif
   if (fd < 0) return ThrowErrno(info.Env(), errno, "socket");
-  ssize_t sent;
-  do {
-    sent = sendto(fd, message.data(), message.size(), 0,
+  ssize_t sent = RetryOnEintr([&] {
+    return sendto(fd, message.data(), message.size(), 0,
                   reinterpret_cast<struct sockaddr*>(&address), length);
-  } while (sent < 0 && errno == EINTR);
-  int err = errno;
-  close(fd);
-  if (sent < 0) return ThrowErrno(info.Env(), err, "sendto");
+  });
+  CloseQuietly(fd);
+  if (sent < 0) return ThrowErrno(info.Env(), errno, "sendto");
   return info.Env().Undefined();
 }
-
-// waitReadable(fd, timeoutMs) -> true once `fd` has data or end of file, false after
-// timeoutMs. The launcher waits on the daemon's status pipe with it.
-static Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
-  int64_t fd, timeout;
-  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
-      !IntArg(info, 1, "timeoutMs", 0, INT_MAX, &timeout)) {
-    return Napi::Value();
-  }
-  pollfd waiting{static_cast<int>(fd), POLLIN, 0};
-  int r;
-  do {
-    r = poll(&waiting, 1, static_cast<int>(timeout));
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return ThrowErrno(info.Env(), errno, "poll");
-  return Napi::Boolean::New(info.Env(), r > 0);
-}
-
-// reserveSpace(fd, bytes): allocates `bytes` past the end of a file without changing its size,
-// so that a full disk (ENOSPC) or quota is reported when a log is opened, not at its first
-// write. Does nothing where the file system cannot preallocate.
-static Napi::Value ReserveSpace(const Napi::CallbackInfo& info) {
-  int64_t fd, bytes;
-  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
-      !IntArg(info, 1, "bytes", 1, INT_MAX, &bytes)) {
-    return Napi::Value();
-  }
-  int err = ReserveFileSpace(static_cast<int>(fd), bytes);
-  if (err != 0) return ThrowErrno(info.Env(), err, "fallocate");
-  return info.Env().Undefined();
-}
-
-// ---- spawnDetached: async-signal-safe helpers for the children --------------------------
 
 namespace {
 
@@ -265,10 +78,7 @@ struct Record {
 
 void SendRecord(int fd, int kind, int value) {
   Record record{kind, value};
-  ssize_t r;
-  do {
-    r = write(fd, &record, sizeof record);
-  } while (r < 0 && errno == EINTR);
+  RetryOnEintr([&] { return write(fd, &record, sizeof record); });
 }
 
 bool Kept(int fd, const int* keep, size_t count) {
@@ -308,8 +118,8 @@ void CloseAllExcept(const int* keep, size_t count) {
 // spawnDetached(file, argv, env, fdMap) -> the daemon's pid.
 // fdMap is a flat list of [target, source] pairs: in the daemon, fd `target` will be a copy of
 // the caller's fd `source` (inheritable); every other fd is closed; 0, 1 and 2 must be mapped.
-// Sequence: fork; child: setsid, fork, exit; grandchild: empty signal mask, every disposition
-// SIG_DFL, fd plumbing, execve. Errors from either child come back through a close-on-exec
+// Sequence: fork; child: setsid, fork, exit; grandchild: signal reset (signal_reset.h), fd
+// plumbing, execve. Errors from either child come back through a close-on-exec
 // pipe and are thrown here as Error{code, errno, syscall}; the intermediate child is reaped.
 static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -318,7 +128,7 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   std::vector<int> flat;
   if (!CheckArity(info, 4, 4) || !StringArg(info, 0, "file", &file) ||
       !StringArrayArg(info, 1, "argv", &argv) || !StringArrayArg(info, 2, "env", &envp) ||
-      !IntArray(info, 3, "fdMap", 0, INT_MAX, &flat)) {
+      !IntArrayArg(info, 3, "fdMap", 0, INT_MAX, &flat)) {
     return Napi::Value();
   }
   if (flat.size() % 2 != 0) {
@@ -352,11 +162,7 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   int base = static_cast<int>(highest + 1);
   std::vector<int> temps(pairs, -1);
 
-  std::vector<char*> argv_ptrs, env_ptrs;
-  for (std::string& s : argv) argv_ptrs.push_back(&s[0]);
-  argv_ptrs.push_back(nullptr);
-  for (std::string& s : envp) env_ptrs.push_back(&s[0]);
-  env_ptrs.push_back(nullptr);
+  std::vector<char*> argv_ptrs = CStringArray(argv), env_ptrs = CStringArray(envp);
 
   int report[2];
 #ifdef __linux__
@@ -369,10 +175,9 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
 
   pid_t child = fork();
   if (child < 0) {
-    int err = errno;
-    close(report[0]);
-    close(report[1]);
-    return ThrowErrno(env, err, "fork");
+    CloseQuietly(report[0]);
+    CloseQuietly(report[1]);
+    return ThrowErrno(env, errno, "fork");
   }
   if (child == 0) {
     // Intermediate child: only async-signal-safe calls from here to _exit/execve.
@@ -390,17 +195,10 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
       SendRecord(report[1], kDaemonPid, static_cast<int>(daemon));
       _exit(0);
     }
-    // The daemon: not a session leader, so it can never acquire a controlling terminal.
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, nullptr);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++) {
-      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-    }
+    // The daemon: not a session leader, so it can never acquire a controlling terminal. Its
+    // signal state is reset as every daemon's is (signal_reset.h); the caught signals too, so
+    // that no handler of the parent's runs before execve.
+    ResetSignalDispositions(kNodeIgnoredSignals, kNodeIgnoredSignalCount, true, nullptr, nullptr);
     int reporter = report[1];
     if (reporter < base) {
       reporter = fcntl(report[1], F_DUPFD_CLOEXEC, base + static_cast<int>(pairs));
@@ -414,11 +212,7 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
       }
     }
     for (size_t i = 0; i < pairs; i++) {
-      int r;
-      do {
-        r = dup2(temps[i], targets[i]);
-      } while (r < 0 && errno == EINTR);
-      if (r < 0) {
+      if (RetryOnEintr([&] { return dup2(temps[i], targets[i]); }) < 0) {
         SendRecord(reporter, kDup, errno);
         _exit(126);
       }
@@ -449,8 +243,7 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   }
   close(report[0]);
   int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
+  RetryOnEintr([&] { return waitpid(child, &status, 0); });
   if (failure != 0) {
     const char* syscall = failed_step == kSetsid ? "setsid"
                           : failed_step == kFork ? "fork"
@@ -465,20 +258,8 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
 }
 
 void InitDaemon(Napi::Env env, Napi::Object exports) {
-  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
-  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
-  exports.Set("reserveSpace", Napi::Function::New(env, ReserveSpace, "reserveSpace"));
-  exports.Set("closeOnExec", Napi::Function::New(env, CloseOnExec, "closeOnExec"));
-  exports.Set("replaceFd", Napi::Function::New(env, ReplaceFd, "replaceFd"));
-  exports.Set("resetSignalState", Napi::Function::New(env, ResetSignalState, "resetSignalState"));
-  exports.Set("notifySocket", Napi::Function::New(env, NotifySocket, "notifySocket"));
-  exports.Set("spawnDetached", Napi::Function::New(env, SpawnDetached, "spawnDetached"));
-  Napi::Object constants = Napi::Object::New(env);
-  constants.Set("LOCK_SH", Napi::Number::New(env, LOCK_SH));
-  constants.Set("LOCK_EX", Napi::Number::New(env, LOCK_EX));
-  constants.Set("LOCK_NB", Napi::Number::New(env, LOCK_NB));
-  constants.Set("LOCK_UN", Napi::Number::New(env, LOCK_UN));
-  exports.Set("flockConstants", constants);
+  ExportFunctions(env, exports,
+                  {{"notifySocket", NotifySocket}, {"spawnDetached", SpawnDetached}});
 }
 
 }  // namespace posixfork

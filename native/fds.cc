@@ -1,14 +1,20 @@
 // File descriptors. Like Python (PEP 446), dup() and pipe() return close-on-exec
 // descriptors, while dup2() makes its target inheritable: it is meant for fds 0-2 before exec.
+// Also the descriptor calls daemonize() and pidfiles need: flock, close-on-exec, waiting for
+// input, reserving file space.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 
-#include "areas.h"
-#include "errors.h"
+#include "args.h"
+#include "errno.h"
+#include "fd_util.h"
+#include "module_init.h"
+#include "platform.h"
 
 namespace posixfork {
 
@@ -26,17 +32,9 @@ static Napi::Value Dup2(const Napi::CallbackInfo& info) {
       !IntArg(info, 1, "newfd", 0, INT_MAX, &newfd)) {
     return Napi::Value();
   }
-  int r;
-  do {
-    r = dup2(static_cast<int>(oldfd), static_cast<int>(newfd));
-  } while (r < 0 && errno == EINTR);
+  int r = RetryOnEintr([&] { return dup2(static_cast<int>(oldfd), static_cast<int>(newfd)); });
   if (r < 0) return ThrowErrno(info.Env(), errno, "dup2");
   return Napi::Number::New(info.Env(), r);
-}
-
-[[maybe_unused]] static bool SetCloexec(int fd) {
-  int flags = fcntl(fd, F_GETFD);
-  return flags >= 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0;
 }
 
 static Napi::Value Pipe(const Napi::CallbackInfo& info) {
@@ -46,10 +44,11 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
   if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(info.Env(), errno, "pipe");
 #else
   if (pipe(fds) < 0) return ThrowErrno(info.Env(), errno, "pipe");
-  if (!SetCloexec(fds[0]) || !SetCloexec(fds[1])) {
-    int err = errno;
-    close(fds[0]);
-    close(fds[1]);
+  int err = SetCloexec(fds[0], true);
+  if (err == 0) err = SetCloexec(fds[1], true);
+  if (err != 0) {
+    CloseQuietly(fds[0]);
+    CloseQuietly(fds[1]);
     return ThrowErrno(info.Env(), err, "fcntl");
   }
 #endif
@@ -100,21 +99,108 @@ static Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
       !BytesArg(info, 1, "buffer", &buffer)) {
     return Napi::Value();
   }
-  ssize_t n;
-  do {
-    n = read(static_cast<int>(fd), buffer.Data(), buffer.ByteLength());
-  } while (n < 0 && errno == EINTR);
+  ssize_t n =
+      RetryOnEintr([&] { return read(static_cast<int>(fd), buffer.Data(), buffer.ByteLength()); });
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Napi::Number::New(info.Env(), -1);
   if (n < 0) return ThrowErrno(info.Env(), errno, "read");
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// flock(fd, operation) -> true, or false when LOCK_NB was given and another open file
+// description holds a conflicting lock. flock locks belong to the open file description, so
+// they survive fork() and execve(), unlike fcntl() record locks, which fork() drops.
+static Napi::Value Flock(const Napi::CallbackInfo& info) {
+  int64_t fd, operation;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !IntArg(info, 1, "operation", 0, LOCK_SH | LOCK_EX | LOCK_NB | LOCK_UN, &operation)) {
+    return Napi::Value();
+  }
+  int r = RetryOnEintr([&] { return flock(static_cast<int>(fd), static_cast<int>(operation)); });
+  if (r == 0) return Napi::Boolean::New(info.Env(), true);
+  if ((operation & LOCK_NB) && errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+  return ThrowErrno(info.Env(), errno, "flock");
+}
+
+// closeOnExec(fd) -> whether FD_CLOEXEC is set.
+static Napi::Value CloseOnExec(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
+  int flags = fcntl(static_cast<int>(fd), F_GETFD);
+  if (flags < 0) return ThrowErrno(info.Env(), errno, "fcntl");
+  return Napi::Boolean::New(info.Env(), (flags & FD_CLOEXEC) != 0);
+}
+
+// replaceFd(source, target, closeOnExec): dup2 with the close-on-exec flag of the target chosen
+// (dup3 on Linux, so the target is never briefly inheritable). Returns target.
+static Napi::Value ReplaceFd(const Napi::CallbackInfo& info) {
+  int64_t source, target;
+  bool cloexec;
+  if (!CheckArity(info, 3, 3) || !IntArg(info, 0, "source", 0, INT_MAX, &source) ||
+      !IntArg(info, 1, "target", 0, INT_MAX, &target) ||
+      !BoolArg(info, 2, "closeOnExec", &cloexec)) {
+    return Napi::Value();
+  }
+  int from = static_cast<int>(source), to = static_cast<int>(target);
+  if (from != to) {
+#ifdef __linux__
+    if (RetryOnEintr([&] { return dup3(from, to, cloexec ? O_CLOEXEC : 0); }) < 0) {
+      return ThrowErrno(info.Env(), errno, "dup3");
+    }
+    return Napi::Number::New(info.Env(), to);
+#else
+    if (RetryOnEintr([&] { return dup2(from, to); }) < 0) {
+      return ThrowErrno(info.Env(), errno, "dup2");
+    }
+#endif
+  }
+  int err = SetCloexec(to, cloexec);
+  if (err != 0) return ThrowErrno(info.Env(), err, "fcntl");
+  return Napi::Number::New(info.Env(), to);
+}
+
+// waitReadable(fd, timeoutMs) -> true once `fd` has data or end of file, false after
+// timeoutMs. The launcher waits on the daemon's status pipe with it.
+static Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  int64_t fd, timeout;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !IntArg(info, 1, "timeoutMs", 0, INT_MAX, &timeout)) {
+    return Napi::Value();
+  }
+  pollfd waiting{static_cast<int>(fd), POLLIN, 0};
+  int r = RetryOnEintr([&] { return poll(&waiting, 1, static_cast<int>(timeout)); });
+  if (r < 0) return ThrowErrno(info.Env(), errno, "poll");
+  return Napi::Boolean::New(info.Env(), r > 0);
+}
+
+// reserveSpace(fd, bytes): allocates `bytes` past the end of a file without changing its size,
+// so that a full disk (ENOSPC) or quota is reported when a log is opened, not at its first
+// write. Does nothing where the file system cannot preallocate.
+static Napi::Value ReserveSpace(const Napi::CallbackInfo& info) {
+  int64_t fd, bytes;
+  if (!CheckArity(info, 2, 2) || !IntArg(info, 0, "fd", 0, INT_MAX, &fd) ||
+      !IntArg(info, 1, "bytes", 1, INT_MAX, &bytes)) {
+    return Napi::Value();
+  }
+  int err = ReserveFileSpace(static_cast<int>(fd), bytes);
+  if (err != 0) return ThrowErrno(info.Env(), err, "fallocate");
+  return info.Env().Undefined();
+}
+
 void InitFds(Napi::Env env, Napi::Object exports) {
-  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
-  exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
-  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
-  exports.Set("writeAll", Napi::Function::New(env, WriteAll, "writeAll"));
-  exports.Set("readAvailable", Napi::Function::New(env, ReadAvailable, "readAvailable"));
+  ExportFunctions(env, exports,
+                  {{"dup", Dup},
+                   {"dup2", Dup2},
+                   {"pipe", Pipe},
+                   {"writeAll", WriteAll},
+                   {"readAvailable", ReadAvailable},
+                   {"flock", Flock},
+                   {"closeOnExec", CloseOnExec},
+                   {"replaceFd", ReplaceFd},
+                   {"waitReadable", WaitReadable},
+                   {"reserveSpace", ReserveSpace}});
+  ExportConstants(env, exports, "flockConstants",
+                  {{"LOCK_SH", LOCK_SH}, {"LOCK_EX", LOCK_EX}, {"LOCK_NB", LOCK_NB},
+                   {"LOCK_UN", LOCK_UN}});
 }
 
 }  // namespace posixfork

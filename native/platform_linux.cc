@@ -5,15 +5,15 @@
 // call per stretch of address space (the stretches between VM_IO mappings, which refuse the
 // advice) makes every area copyable. Knowing the areas matters only for putting the mark back
 // in the parent, which keeps child_process.spawn cheap. That list is a cache:
-//  - /proc/self/smaps (1.5-5 ms: the kernel walks page tables for its counters) is read at the
+//  - /proc/self/smaps (costly: the kernel walks page tables for its counters) is read at the
 //    first fork, and again when new anonymous areas show up over a second after the last scan
 //    or add up to more than 64 MB;
-//  - /proc/self/maps (~0.1 ms, no flags) is read when the address-space size in
-//    /proc/self/statm (~1.3 us) differs from the last reading, or a second has passed. An area
-//    exactly equal to a cached dc area is still V8's and is marked again after the fork; any
-//    other new area is "unknown" and stays copyable in the parent from then on.
-// The marks are put back once forks pause (50 ms after the latest fork): ~30 madvise calls
-// less per fork, and the next blanket call changes nothing.
+//  - /proc/self/maps (cheap, no flags) is read when the address-space size in
+//    /proc/self/statm (cheaper still) differs from the last reading, or a second has passed.
+//    An area exactly equal to a cached dc area is still V8's and is marked again after the
+//    fork; any other new area is "unknown" and stays copyable in the parent from then on.
+// The marks are put back once forks pause (page_marks.cc), not after each fork, so that a
+// burst of forks pays for the madvise calls once.
 // An area is marked DONTFORK only if a scan saw the mark on it and it was seen unchanged
 // within the last second: marking memory that a spawn() child touches before exec would crash
 // that child.
@@ -27,9 +27,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <string>
 
+#include "fd_util.h"
+#include "loop_util.h"
 #include "platform.h"
 
 namespace posixfork {
@@ -58,16 +59,8 @@ constexpr uint64_t kRescanAfterMs = 1000;
 constexpr uint64_t kRefreshAfterMs = 1000;
 constexpr uintptr_t kUnknownBytesForRescan = uintptr_t(64) << 20;
 
-uint64_t NowMs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
-}
-
 int OpenForReading(const char* path, int* fd) {
-  do {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-  } while (*fd < 0 && errno == EINTR);
+  *fd = RetryOnEintr([&] { return open(path, O_RDONLY | O_CLOEXEC); });
   return *fd < 0 ? errno : 0;
 }
 
@@ -81,9 +74,8 @@ int ReadWholeFile(const char* path, std::string* out) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      err = errno;
-      close(fd);
-      return err;
+      CloseQuietly(fd);
+      return errno;
     }
     if (n == 0) break;
     out->append(buf, static_cast<size_t>(n));
@@ -93,8 +85,8 @@ int ReadWholeFile(const char* path, std::string* out) {
 }
 
 // The total size of the address space in pages: any mmap or munmap changes it. Read before
-// every fork through a descriptor kept open (measured: open+read+close 6.4-7.8 us, pread
-// 1.3 us); a read at offset 0 renders the file anew. /proc/self was resolved at the open, so a
+// every fork through a descriptor kept open (a pread costs a fraction of an open+read+close);
+// a read at offset 0 renders the file anew. /proc/self was resolved at the open, so a
 // process that did not open it (a fork child) opens its own. The descriptor is used or closed
 // only while it is still the file we opened: a program may close every descriptor (as the
 // classic daemon recipe does), and the number may then be another file's.
@@ -126,17 +118,13 @@ int ReadAddressSpaceSize(unsigned long long* pages) {
     if (err != 0) return err;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-      err = errno;
-      close(fd);
-      return err;
+      CloseQuietly(fd);
+      return errno;
     }
     g_statm = StatmWatch{fd, self, st.st_dev, st.st_ino};
   }
   char buf[128];
-  ssize_t n;
-  do {
-    n = pread(g_statm.fd, buf, sizeof buf - 1, 0);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return pread(g_statm.fd, buf, sizeof buf - 1, 0); });
   if (n < 0) return errno;
   buf[n] = '\0';
   *pages = strtoull(buf, nullptr, 10);
@@ -349,10 +337,7 @@ int ReserveFileSpace(int fd, int64_t bytes) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errno;
   if (!S_ISREG(st.st_mode)) return 0;
-  int r;
-  do {
-    r = fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, bytes);
-  } while (r < 0 && errno == EINTR);
+  int r = RetryOnEintr([&] { return fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, bytes); });
   if (r == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return 0;
   return errno;
 }

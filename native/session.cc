@@ -1,4 +1,5 @@
-// Process identity, sessions, process groups and the file-mode mask.
+// Process identity, sessions, process groups, the file-mode mask, and the process
+// relations the platform offers (child subreaper, parent-death signal).
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -6,8 +7,9 @@
 #include <cerrno>
 #include <climits>
 
-#include "areas.h"
-#include "errors.h"
+#include "args.h"
+#include "errno.h"
+#include "module_init.h"
 #include "platform.h"
 
 namespace posixfork {
@@ -29,14 +31,24 @@ static Napi::Value SetSid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), sid);
 }
 
-static Napi::Value GetSid(const Napi::CallbackInfo& info) {
+// getsid(pid = 0), getpgid(pid = 0): an id that `query` reads for `pid` (0: the caller).
+static Napi::Value IdOfProcess(const Napi::CallbackInfo& info, pid_t (*query)(pid_t),
+                               const char* syscall) {
   int64_t pid;
   if (!CheckArity(info, 0, 1) || !OptionalIntArg(info, 0, "pid", 0, 0, INT_MAX, &pid)) {
     return Napi::Value();
   }
-  pid_t sid = getsid(static_cast<pid_t>(pid));
-  if (sid < 0) return ThrowErrno(info.Env(), errno, "getsid");
-  return Napi::Number::New(info.Env(), sid);
+  pid_t id = query(static_cast<pid_t>(pid));
+  if (id < 0) return ThrowErrno(info.Env(), errno, syscall);
+  return Napi::Number::New(info.Env(), id);
+}
+
+static Napi::Value GetSid(const Napi::CallbackInfo& info) {
+  return IdOfProcess(info, getsid, "getsid");
+}
+
+static Napi::Value GetPgid(const Napi::CallbackInfo& info) {
+  return IdOfProcess(info, getpgid, "getpgid");
 }
 
 static Napi::Value SetPgid(const Napi::CallbackInfo& info) {
@@ -49,16 +61,6 @@ static Napi::Value SetPgid(const Napi::CallbackInfo& info) {
     return ThrowErrno(info.Env(), errno, "setpgid");
   }
   return info.Env().Undefined();
-}
-
-static Napi::Value GetPgid(const Napi::CallbackInfo& info) {
-  int64_t pid;
-  if (!CheckArity(info, 0, 1) || !OptionalIntArg(info, 0, "pid", 0, 0, INT_MAX, &pid)) {
-    return Napi::Value();
-  }
-  pid_t pgid = getpgid(static_cast<pid_t>(pid));
-  if (pgid < 0) return ThrowErrno(info.Env(), errno, "getpgid");
-  return Napi::Number::New(info.Env(), pgid);
 }
 
 // umask(mask) -> previous mask
@@ -82,16 +84,26 @@ static Napi::Value SetParentDeathSignalJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// setChildSubreaper(on): Linux PR_SET_CHILD_SUBREAPER; ENOSYS elsewhere.
+static Napi::Value SetChildSubreaperJs(const Napi::CallbackInfo& info) {
+  bool on;
+  if (!CheckArity(info, 1, 1) || !BoolArg(info, 0, "on", &on)) return Napi::Value();
+  int err = SetChildSubreaper(on);
+  if (err != 0) return ThrowErrno(info.Env(), err, "prctl");
+  return info.Env().Undefined();
+}
+
 void InitSession(Napi::Env env, Napi::Object exports) {
-  exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
-  exports.Set("getppid", Napi::Function::New(env, GetPPid, "getppid"));
-  exports.Set("setsid", Napi::Function::New(env, SetSid, "setsid"));
-  exports.Set("getsid", Napi::Function::New(env, GetSid, "getsid"));
-  exports.Set("setpgid", Napi::Function::New(env, SetPgid, "setpgid"));
-  exports.Set("getpgid", Napi::Function::New(env, GetPgid, "getpgid"));
-  exports.Set("umask", Napi::Function::New(env, Umask, "umask"));
-  exports.Set("setParentDeathSignal",
-              Napi::Function::New(env, SetParentDeathSignalJs, "setParentDeathSignal"));
+  ExportFunctions(env, exports,
+                  {{"getpid", GetPid},
+                   {"getppid", GetPPid},
+                   {"setsid", SetSid},
+                   {"getsid", GetSid},
+                   {"setpgid", SetPgid},
+                   {"getpgid", GetPgid},
+                   {"umask", Umask},
+                   {"setParentDeathSignal", SetParentDeathSignalJs},
+                   {"setChildSubreaper", SetChildSubreaperJs}});
 }
 
 }  // namespace posixfork

@@ -3,7 +3,7 @@
 // Not a raw sigaction(): libuv reaps child_process children from its own SIGCHLD watcher, and
 // a second process-wide handler would replace libuv's. A uv_signal_t shares libuv's handler,
 // so both watchers see every SIGCHLD. The handle is unref'd: watching never keeps the loop
-// alive unless JS asks for it (a pending waitFor()). Reaping policy lives in src/reaper.ts;
+// alive unless JS asks for it (a pending waitFor()). Reaping policy lives in src/reaper*.ts;
 // this file only starts, stops and reports "SIGCHLD arrived".
 //
 // Fork: the child inherits the handle (uv_loop_fork re-registers it in the child's loop), so
@@ -15,8 +15,10 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "areas.h"
-#include "errors.h"
+#include "args.h"
+#include "errno.h"
+#include "loop_util.h"
+#include "module_init.h"
 
 namespace posixfork {
 
@@ -29,6 +31,7 @@ struct SigchldWatch {
   napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
   bool keep_alive = false;
+  void BeforeClose();
 };
 
 // One watch per Node environment (main thread, each worker).
@@ -54,43 +57,17 @@ void ReleaseCallback(SigchldWatch* watch) {
 
 void OnSigchld(uv_signal_t* handle, int) {
   SigchldWatch* watch = static_cast<SigchldWatch*>(handle->data);
-  if (watch->callback == nullptr) return;
-  napi_env env = watch->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, global, result;
-  napi_get_reference_value(env, watch->callback, &callback);
-  // The receiver must be an object: undefined makes napi_make_callback fail.
-  napi_get_global(env, &global);
-  // make_callback runs queued nextTicks and microtasks afterwards, like any Node callback.
-  if (callback != nullptr &&
-      napi_make_callback(env, watch->context, global, callback, 0, nullptr, &result) ==
-          napi_pending_exception) {
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
-  }
-  napi_close_handle_scope(env, scope);
+  if (watch->callback != nullptr) CallFromLoop(watch->env, watch->context, watch->callback, 0, nullptr);
 }
 
-void OnClosed(uv_handle_t* handle) {
-  SigchldWatch* watch = static_cast<SigchldWatch*>(handle->data);
-  napi_async_cleanup_hook_handle cleanup = watch->cleanup;
-  delete watch;
-  napi_remove_async_cleanup_hook(cleanup);
-}
-
-// The environment is going away (process exit, worker end): close the handle so the loop
-// can be closed, then let Node go on.
-void OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
-  SigchldWatch* watch = static_cast<SigchldWatch*>(arg);
+// The environment is going away: its watch is forgotten and releases what it holds.
+void SigchldWatch::BeforeClose() {
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    g_watches.erase(watch->env);
+    g_watches.erase(env);
   }
-  ReleaseCallback(watch);
-  napi_async_destroy(watch->env, watch->context);
-  uv_close(AsHandle(watch), OnClosed);
+  ReleaseCallback(this);
+  napi_async_destroy(env, context);
 }
 
 // Creates the environment's watch on first use; afterwards (also in a fork child) returns the
@@ -98,8 +75,8 @@ void OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
 SigchldWatch* Obtain(Napi::Env env) {
   SigchldWatch* watch = Find(env);
   if (watch != nullptr) return watch;
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+  uv_loop_t* loop = LoopOf(env);
+  if (loop == nullptr) {
     Napi::Error::New(env, "sigchld: this thread has no event loop").ThrowAsJavaScriptException();
     return nullptr;
   }
@@ -115,7 +92,7 @@ SigchldWatch* Obtain(Napi::Env env) {
   uv_unref(AsHandle(watch));
   napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "posix-fork:sigchld"),
                   &watch->context);
-  napi_add_async_cleanup_hook(env, OnEnvCleanup, watch, &watch->cleanup);
+  CloseWithEnvironment<SigchldWatch>(env, watch);
   std::lock_guard<std::mutex> lock(g_mutex);
   g_watches[env] = watch;
   return watch;
@@ -163,14 +140,11 @@ static Napi::Value SigchldStop(const Napi::CallbackInfo& info) {
 // sigchldKeepAlive(on): whether the watch keeps the event loop alive while it is on.
 static Napi::Value SigchldKeepAlive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!CheckArity(info, 1, 1)) return Napi::Value();
-  if (!info[0].IsBoolean()) {
-    return ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
-                          "The \"on\" argument must be of type boolean");
-  }
+  bool on;
+  if (!CheckArity(info, 1, 1) || !BoolArg(info, 0, "on", &on)) return Napi::Value();
   SigchldWatch* watch = Obtain(env);
   if (watch == nullptr) return Napi::Value();
-  watch->keep_alive = info[0].As<Napi::Boolean>().Value();
+  watch->keep_alive = on;
   if (watch->keep_alive) {
     uv_ref(AsHandle(watch));
   } else {
@@ -191,10 +165,9 @@ static Napi::Value SigchldState(const Napi::CallbackInfo& info) {
 }
 
 void InitSigchld(Napi::Env env, Napi::Object exports) {
-  exports.Set("sigchldStart", Napi::Function::New(env, SigchldStart, "sigchldStart"));
-  exports.Set("sigchldStop", Napi::Function::New(env, SigchldStop, "sigchldStop"));
-  exports.Set("sigchldKeepAlive", Napi::Function::New(env, SigchldKeepAlive, "sigchldKeepAlive"));
-  exports.Set("sigchldState", Napi::Function::New(env, SigchldState, "sigchldState"));
+  ExportFunctions(env, exports,
+                  {{"sigchldStart", SigchldStart}, {"sigchldStop", SigchldStop},
+                   {"sigchldKeepAlive", SigchldKeepAlive}, {"sigchldState", SigchldState}});
 }
 
 }  // namespace posixfork

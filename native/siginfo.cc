@@ -11,8 +11,9 @@
 #include <cerrno>
 #include <climits>
 
-#include "areas.h"
-#include "errors.h"
+#include "args.h"
+#include "errno.h"
+#include "module_init.h"
 
 namespace posixfork {
 
@@ -68,6 +69,14 @@ bool SignalArg(const Napi::CallbackInfo& info, int* out) {
   return true;
 }
 
+// The signal argument and its current action. False with a JS exception pending.
+bool SignalAndAction(const Napi::CallbackInfo& info, int* signo, struct sigaction* current) {
+  if (!SignalArg(info, signo)) return false;
+  if (sigaction(*signo, nullptr, current) == 0) return true;
+  ThrowErrno(info.Env(), errno, "sigaction");
+  return false;
+}
+
 }  // namespace
 
 // signalInfoWatch(signal) -> true when the signal's handler records its deliveries (now or
@@ -75,9 +84,8 @@ bool SignalArg(const Napi::CallbackInfo& info, int* out) {
 static Napi::Value SignalInfoWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int signo;
-  if (!SignalArg(info, &signo)) return Napi::Value();
   struct sigaction current;
-  if (sigaction(signo, nullptr, &current) != 0) return ThrowErrno(env, errno, "sigaction");
+  if (!SignalAndAction(info, &signo, &current)) return Napi::Value();
   if (IsOurs(current)) return Napi::Boolean::New(env, true);
   bool handled = (current.sa_flags & SA_SIGINFO) ||
                  (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN);
@@ -97,9 +105,8 @@ static Napi::Value SignalInfoWatch(const Napi::CallbackInfo& info) {
 static Napi::Value SignalInfoUnwatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int signo;
-  if (!SignalArg(info, &signo)) return Napi::Value();
   struct sigaction current;
-  if (sigaction(signo, nullptr, &current) != 0) return ThrowErrno(env, errno, "sigaction");
+  if (!SignalAndAction(info, &signo, &current)) return Napi::Value();
   if (!IsOurs(current)) return Napi::Boolean::New(env, false);
   if (sigaction(signo, &g_watches[signo].wrapped, nullptr) != 0) {
     return ThrowErrno(env, errno, "sigaction");
@@ -128,17 +135,18 @@ static Napi::Value SignalInfoTake(const Napi::CallbackInfo& info) {
 }
 
 void InitSiginfo(Napi::Env env, Napi::Object exports) {
-  exports.Set("signalInfoWatch", Napi::Function::New(env, SignalInfoWatch, "signalInfoWatch"));
-  exports.Set("signalInfoUnwatch", Napi::Function::New(env, SignalInfoUnwatch, "signalInfoUnwatch"));
-  exports.Set("signalInfoTake", Napi::Function::New(env, SignalInfoTake, "signalInfoTake"));
+  ExportFunctions(env, exports,
+                  {{"signalInfoWatch", SignalInfoWatch},
+                   {"signalInfoUnwatch", SignalInfoUnwatch},
+                   {"signalInfoTake", SignalInfoTake}});
   // The si_code values of a signal sent by a process (kill(2), sigqueue(3), tgkill(2)).
-  Napi::Object codes = Napi::Object::New(env);
-  codes.Set("SI_USER", Napi::Number::New(env, SI_USER));
-  codes.Set("SI_QUEUE", Napi::Number::New(env, SI_QUEUE));
+  ExportConstants(env, exports, "signalSenderCodes",
+                  {{"SI_USER", SI_USER},
+                   {"SI_QUEUE", SI_QUEUE},
 #ifdef SI_TKILL
-  codes.Set("SI_TKILL", Napi::Number::New(env, SI_TKILL));
+                   {"SI_TKILL", SI_TKILL},
 #endif
-  exports.Set("signalSenderCodes", codes);
+                  });
 }
 
 }  // namespace posixfork

@@ -1,25 +1,52 @@
 // waitpid/wait with EINTR retry, the wait-status macros and their constants.
+//
+// A wait answers with one array, the wait record: [pid, status, exited, exitStatus, signaled,
+// termSig, coreDumped, stopped, stopSig, continued] (src/status.ts builds the WaitStatus from
+// it). The fields are the platform's own W* macros, so Linux and macOS encodings both hold,
+// and a reaping loop crosses into C++ once per child.
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <cerrno>
 #include <climits>
 
-#include "areas.h"
-#include "errors.h"
+#include "args.h"
+#include "errno.h"
+#include "fd_util.h"
+#include "module_init.h"
 
 namespace posixfork {
 
 static constexpr int kKnownOptions = WNOHANG | WUNTRACED | WCONTINUED;
+static constexpr uint32_t kDecodedFields = 8;
 
-static Napi::Value PidAndStatus(Napi::Env env, pid_t pid, int status) {
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(uint32_t(0), Napi::Number::New(env, pid));
-  result.Set(uint32_t(1), Napi::Number::New(env, status));
-  return result;
+// Writes the eight W* fields of `status` into `out` from index `at`. Each value is the macro's
+// raw result, as in C and Python, whatever the predicates say.
+static void SetDecodedFields(Napi::Env env, Napi::Array out, uint32_t at, int status) {
+#ifdef WCOREDUMP
+  bool core_dumped = WCOREDUMP(status) != 0;
+#else
+  bool core_dumped = false;
+#endif
+  out.Set(at + 0, Napi::Boolean::New(env, WIFEXITED(status)));
+  out.Set(at + 1, Napi::Number::New(env, WEXITSTATUS(status)));
+  out.Set(at + 2, Napi::Boolean::New(env, WIFSIGNALED(status)));
+  out.Set(at + 3, Napi::Number::New(env, WTERMSIG(status)));
+  out.Set(at + 4, Napi::Boolean::New(env, core_dumped));
+  out.Set(at + 5, Napi::Boolean::New(env, WIFSTOPPED(status)));
+  out.Set(at + 6, Napi::Number::New(env, WSTOPSIG(status)));
+  out.Set(at + 7, Napi::Boolean::New(env, WIFCONTINUED(status)));
 }
 
-// waitpid(pid, options = 0) -> [pid, status] | null (WNOHANG, nothing changed).
+static Napi::Value WaitRecord(Napi::Env env, pid_t pid, int status) {
+  Napi::Array record = Napi::Array::New(env, 2 + kDecodedFields);
+  record.Set(uint32_t(0), Napi::Number::New(env, pid));
+  record.Set(uint32_t(1), Napi::Number::New(env, status));
+  SetDecodedFields(env, record, 2, status);
+  return record;
+}
+
+// waitpid(pid, options = 0) -> the wait record, or null (WNOHANG, nothing changed).
 static Napi::Value WaitPid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t pid, options;
@@ -34,50 +61,31 @@ static Napi::Value WaitPid(const Napi::CallbackInfo& info) {
                                std::to_string(options));
   }
   int status = 0;
-  pid_t reaped;
-  do {
-    reaped = waitpid(static_cast<pid_t>(pid), &status, static_cast<int>(options));
-  } while (reaped < 0 && errno == EINTR);
+  pid_t reaped = RetryOnEintr(
+      [&] { return waitpid(static_cast<pid_t>(pid), &status, static_cast<int>(options)); });
   if (reaped < 0) return ThrowErrno(env, errno, "waitpid");
   if (reaped == 0) return env.Null();
-  return PidAndStatus(env, reaped, status);
+  return WaitRecord(env, reaped, status);
 }
 
-// wait() -> [pid, status]
+// wait() -> the wait record.
 static Napi::Value Wait(const Napi::CallbackInfo& info) {
   if (!CheckArity(info, 0, 0)) return Napi::Value();
   int status = 0;
-  pid_t reaped;
-  do {
-    reaped = wait(&status);
-  } while (reaped < 0 && errno == EINTR);
+  pid_t reaped = RetryOnEintr([&] { return wait(&status); });
   if (reaped < 0) return ThrowErrno(info.Env(), errno, "wait");
-  return PidAndStatus(info.Env(), reaped, status);
+  return WaitRecord(info.Env(), reaped, status);
 }
 
 // decodeStatus(status) -> [exited, exitStatus, signaled, termSig, coreDumped, stopped,
-// stopSig, continued]: the platform's own W* macros, so Linux and macOS encodings both hold.
-// Each value is the macro's raw result, as in C and Python, whatever the predicates say.
+// stopSig, continued]: the wait record's fields for a status word alone (the W* functions).
 static Napi::Value DecodeStatus(const Napi::CallbackInfo& info) {
   int64_t raw;
   if (!CheckArity(info, 1, 1) || !IntArg(info, 0, "status", INT_MIN, INT_MAX, &raw)) {
     return Napi::Value();
   }
-  int status = static_cast<int>(raw);
-  Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, 8);
-  out.Set(uint32_t(0), Napi::Boolean::New(env, WIFEXITED(status)));
-  out.Set(uint32_t(1), Napi::Number::New(env, WEXITSTATUS(status)));
-  out.Set(uint32_t(2), Napi::Boolean::New(env, WIFSIGNALED(status)));
-  out.Set(uint32_t(3), Napi::Number::New(env, WTERMSIG(status)));
-#ifdef WCOREDUMP
-  out.Set(uint32_t(4), Napi::Boolean::New(env, WCOREDUMP(status) != 0));
-#else
-  out.Set(uint32_t(4), Napi::Boolean::New(env, false));
-#endif
-  out.Set(uint32_t(5), Napi::Boolean::New(env, WIFSTOPPED(status)));
-  out.Set(uint32_t(6), Napi::Number::New(env, WSTOPSIG(status)));
-  out.Set(uint32_t(7), Napi::Boolean::New(env, WIFCONTINUED(status)));
+  Napi::Array out = Napi::Array::New(info.Env(), kDecodedFields);
+  SetDecodedFields(info.Env(), out, 0, static_cast<int>(raw));
   return out;
 }
 
@@ -87,24 +95,17 @@ static Napi::Value ChildExited(const Napi::CallbackInfo& info) {
   if (!CheckArity(info, 0, 0)) return Napi::Value();
   siginfo_t found;
   found.si_pid = 0;
-  int r;
-  do {
-    r = waitid(P_ALL, 0, &found, WEXITED | WNOHANG | WNOWAIT);
-  } while (r < 0 && errno == EINTR);
+  int r = RetryOnEintr([&] { return waitid(P_ALL, 0, &found, WEXITED | WNOHANG | WNOWAIT); });
   if (r < 0 && errno != ECHILD) return ThrowErrno(info.Env(), errno, "waitid");
   return Napi::Boolean::New(info.Env(), r == 0 && found.si_pid != 0);
 }
 
 void InitWait(Napi::Env env, Napi::Object exports) {
-  exports.Set("waitpid", Napi::Function::New(env, WaitPid, "waitpid"));
-  exports.Set("wait", Napi::Function::New(env, Wait, "wait"));
-  exports.Set("decodeStatus", Napi::Function::New(env, DecodeStatus, "decodeStatus"));
-  exports.Set("childExited", Napi::Function::New(env, ChildExited, "childExited"));
-  Napi::Object constants = Napi::Object::New(env);
-  constants.Set("WNOHANG", Napi::Number::New(env, WNOHANG));
-  constants.Set("WUNTRACED", Napi::Number::New(env, WUNTRACED));
-  constants.Set("WCONTINUED", Napi::Number::New(env, WCONTINUED));
-  exports.Set("constants", constants);
+  ExportFunctions(env, exports,
+                  {{"waitpid", WaitPid}, {"wait", Wait}, {"decodeStatus", DecodeStatus},
+                   {"childExited", ChildExited}});
+  ExportConstants(env, exports, "constants",
+                  {{"WNOHANG", WNOHANG}, {"WUNTRACED", WUNTRACED}, {"WCONTINUED", WCONTINUED}});
 }
 
 }  // namespace posixfork

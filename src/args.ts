@@ -117,6 +117,10 @@ Record<string, unknown> {
   const options: Record<string, unknown> = Object.create(null);
   if (value === undefined) return options;
   if (!isPlainObject(value)) invalidType(name, 'a plain object', value);
+  const symbolKey = Object.getOwnPropertySymbols(value)[0]; // never an option name either
+  if (symbolKey !== undefined) {
+    fail(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}" argument has an unknown property ${String(symbolKey)}`);
+  }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       fail(TypeError, 'ERR_INVALID_ARG_VALUE',

@@ -19,9 +19,10 @@ export const UNCLAIMED_STATUS_LIMIT = 4096;
 const unclaimed = new Map<number, number>();
 let ownerGeneration = native.forkGeneration();
 
-// Written out in trackChild() and recordStatus(), which run between two forks of a fork/wait
-// loop: each function called there costs the parent a page fault.
-function own(): void {
+// Clears the sets when this process inherited them from its parent (see above). Written out
+// in trackChild() and recordStatus(), which run between two forks of a fork/wait loop: each
+// function called there costs the parent a page fault.
+function forgetIfInherited(): void {
   if (native.forkGeneration() !== ownerGeneration) forgetInheritedChildren();
 }
 
@@ -40,13 +41,13 @@ export function trackChild(pid: number): void {
 
 /** True while `pid` is a child this library forked and nobody has reaped yet. */
 export function isOwnChild(pid: number): boolean {
-  own();
+  forgetIfInherited();
   return running.has(pid);
 }
 
 /** Pids of this library's children that have not been reaped yet. */
 export function ownChildren(): number[] {
-  own();
+  forgetIfInherited();
   return [...running];
 }
 
@@ -100,7 +101,7 @@ export function onForeignChildReaped(subscriber: (status: WaitStatus) => void): 
 
 /** Takes the kept final status of own child `pid`, if it was reaped and not claimed yet. */
 export function claimStatus(pid: number): WaitStatus | undefined {
-  own();
+  forgetIfInherited();
   const status = unclaimed.get(pid);
   if (status === undefined) return undefined;
   unclaimed.delete(pid);
@@ -109,6 +110,6 @@ export function claimStatus(pid: number): WaitStatus | undefined {
 
 /** Drops `pid` from the running set without a status (it was reaped outside this library). */
 export function untrackChild(pid: number): boolean {
-  own();
+  forgetIfInherited();
   return running.delete(pid);
 }

@@ -3,15 +3,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** [exited, exitStatus, signaled, termSig, coreDumped, stopped, stopSig, continued] */
+/** [exited, exitStatus, signaled, termSig, coreDumped, stopped, stopSig, continued]: the W* macros. */
 export type DecodedStatus = [boolean, number, boolean, number, boolean, boolean, number, boolean];
+/** What a native wait answers: [pid, status, ...the status decoded by the W* macros]. */
+export type WaitRecord = [number, number, ...DecodedStatus];
 
 export interface NativeBinding {
   fork(): number;
   _exit(code?: number): never;
   activeRequestCount(): number;
   memoryScanStats(): { fullScans: number; mapsReads: number; cacheHits: number; unknownAreas: number };
-  setChildSubreaper(on: boolean): void;
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
   /** 0 in a process not made by fork(), 1 in its children, 2 in theirs… */
   forkGeneration(): number;
@@ -20,8 +21,8 @@ export interface NativeBinding {
   /** Whether this copy of the addon was loaded on Node's main thread (not a worker thread). */
   onMainThread: boolean;
 
-  waitpid(pid: number, options?: number): [number, number] | null;
-  wait(): [number, number];
+  waitpid(pid: number, options?: number): WaitRecord | null;
+  wait(): WaitRecord;
   decodeStatus(status: number): DecodedStatus;
   /** Some child has ended and is not reaped yet (waitid WNOWAIT: reaps nothing). */
   childExited(): boolean;
@@ -34,6 +35,8 @@ export interface NativeBinding {
   setpgid(pid: number, pgid: number): void;
   getpgid(pid?: number): number;
   umask(mask: number): number;
+  /** PR_SET_CHILD_SUBREAPER (Linux); ENOSYS elsewhere. */
+  setChildSubreaper(on: boolean): void;
   /** PR_SET_PDEATHSIG (Linux): `signal` arrives when the parent exits; false where there is no such setting. */
   setParentDeathSignal(signal: number): boolean;
 
@@ -47,7 +50,7 @@ export interface NativeBinding {
 
   execve(file: string, argv: string[], env: string[]): never;
 
-  // daemon.cc (daemonize, pidfiles)
+  // descriptor calls daemonize() and pidfiles use
   /** flock(2); false when LOCK_NB was given and the lock is held elsewhere. */
   flock(fd: number, operation: number): boolean;
   /** poll(2) for input: true once `fd` is readable (data or end of file), false after timeoutMs. */
@@ -60,7 +63,14 @@ export interface NativeBinding {
   /** dup2(source, target) with target's close-on-exec flag set as asked; returns target. */
   replaceFd(source: number, target: number, closeOnExec: boolean): number;
   /** Empties the signal mask; SIG_IGN -> SIG_DFL except keepIgnored; returns the reset signals. */
-  resetSignalState(keepIgnored: number[]): number[];
+  resetSignalState(keepIgnored: readonly number[]): number[];
+  /**
+   * The signals Node ignores itself (SIGPIPE, SIGXFSZ): the one list of what a daemon keeps
+   * ignored and a program run in place of Node gets back (spawnDetached reads it too).
+   */
+  nodeIgnoredSignals: readonly number[];
+
+  // daemon.cc (the native double fork, sd_notify)
   /** One datagram to a unix datagram socket ('@name': abstract), as sd_notify(3). */
   notifySocket(path: string, message: string): void;
   /** Double fork + setsid + signal reset + fd map ([target, source] pairs) + execve; daemon pid. */
@@ -101,6 +111,6 @@ export const native = load(packageRoot ?? path.join(__dirname, '..', '..')) as N
  * Calls a native function with exactly the arguments the public wrapper received, so the
  * addon's own checks see missing, extra and wrongly typed arguments.
  */
-export function forward<R>(fn: (...args: never[]) => R, args: IArguments): R {
+export function callWithArguments<R>(fn: (...args: never[]) => R, args: IArguments): R {
   return Reflect.apply(fn, undefined, args) as R;
 }

@@ -2,8 +2,8 @@
 // Arguments are forwarded untouched: the addon checks count, types and ranges before any
 // system call and throws TypeError/RangeError; failed calls throw Error{code, errno, syscall}.
 import { recordStatus } from './children';
-import { forward, native } from './native';
-import { WaitStatus, decodeWaitStatus } from './status';
+import { WaitRecord, callWithArguments, native } from './native';
+import { WaitStatus, waitStatusFrom } from './status';
 
 /** Wait options with the platform's values: WNOHANG, WUNTRACED, WCONTINUED. */
 export const constants: Readonly<{ WNOHANG: number; WUNTRACED: number; WCONTINUED: number }> =
@@ -12,9 +12,25 @@ export const WNOHANG = constants.WNOHANG;
 export const WUNTRACED = constants.WUNTRACED;
 export const WCONTINUED = constants.WCONTINUED;
 
-function reported(raw: [number, number]): WaitStatus {
-  const status = decodeWaitStatus(raw[0], raw[1]);
-  recordStatus(status);
+/**
+ * Where every wait's answer goes (waitpid(), wait(), the reapers): the WaitStatus built from
+ * the native record and reported to children.ts, so whoever waits for the child learns it.
+ * With `deferReportErrors`, an error thrown by a subscriber is raised on the next tick
+ * instead, so that a sweep goes on reaping the other children.
+ */
+export function reportWait(record: WaitRecord, deferReportErrors = false): WaitStatus {
+  const status = waitStatusFrom(record);
+  if (!deferReportErrors) {
+    recordStatus(status);
+    return status;
+  }
+  try {
+    recordStatus(status);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
   return status;
 }
 
@@ -24,68 +40,63 @@ function reported(raw: [number, number]): WaitStatus {
  * when no child changed state. Retries on EINTR; throws ECHILD when there is no such child.
  */
 export function waitpid(pid: number, options?: number): WaitStatus | null {
-  // forward() and reported() written out: a fork/waitpid loop runs this between two forks,
-  // where each function called costs the parent a page fault.
-  const raw = Reflect.apply(native.waitpid, undefined, arguments) as [number, number] | null;
-  if (raw === null) return null;
-  const status = decodeWaitStatus(raw[0], raw[1]);
-  recordStatus(status);
-  return status;
+  const record = Reflect.apply(native.waitpid, undefined, arguments) as WaitRecord | null;
+  return record === null ? null : reportWait(record);
 }
 
 /** wait(2), Python `os.wait`: blocks until any child ends. Throws ECHILD when there is none. */
 export function wait(): WaitStatus {
-  return reported(forward(native.wait, arguments));
+  return reportWait(callWithArguments(native.wait, arguments));
 }
 
 /** getpid(2), Python `os.getpid`. Unlike Node's cached `process.pid`, always the live value. */
 export function getpid(): number {
-  return forward(native.getpid, arguments);
+  return callWithArguments(native.getpid, arguments);
 }
 
 /** getppid(2), Python `os.getppid`. */
 export function getppid(): number {
-  return forward(native.getppid, arguments);
+  return callWithArguments(native.getppid, arguments);
 }
 
 /** setsid(2), Python `os.setsid`: new session and process group; EPERM for a group leader. */
 export function setsid(): number {
-  return forward(native.setsid, arguments);
+  return callWithArguments(native.setsid, arguments);
 }
 
 /** getsid(2), Python `os.getsid`: the session id of `pid` (0: the caller). */
 export function getsid(pid?: number): number {
-  return forward(native.getsid, arguments);
+  return callWithArguments(native.getsid, arguments);
 }
 
 /** setpgid(2), Python `os.setpgid`: 0 for either argument means the caller. */
 export function setpgid(pid: number, pgid: number): void {
-  forward(native.setpgid, arguments);
+  callWithArguments(native.setpgid, arguments);
 }
 
 /** getpgid(2), Python `os.getpgid`: the process group of `pid` (0: the caller). */
 export function getpgid(pid?: number): number {
-  return forward(native.getpgid, arguments);
+  return callWithArguments(native.getpgid, arguments);
 }
 
 /** umask(2), Python `os.umask`: sets the file-mode creation mask, returns the previous one. */
 export function umask(mask: number): number {
-  return forward(native.umask, arguments);
+  return callWithArguments(native.umask, arguments);
 }
 
 /** dup(2), Python `os.dup`: the copy is close-on-exec, as in Python (PEP 446). */
 export function dup(fd: number): number {
-  return forward(native.dup, arguments);
+  return callWithArguments(native.dup, arguments);
 }
 
 /** dup2(2), Python `os.dup2`: `newfd` is inheritable, as Python's default. Returns newfd. */
 export function dup2(oldfd: number, newfd: number): number {
-  return forward(native.dup2, arguments);
+  return callWithArguments(native.dup2, arguments);
 }
 
 /** pipe(2), Python `os.pipe`: [readEnd, writeEnd], both close-on-exec (PEP 446). */
 export function pipe(): [number, number] {
-  return forward(native.pipe, arguments);
+  return callWithArguments(native.pipe, arguments);
 }
 
 /**

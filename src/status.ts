@@ -1,7 +1,7 @@
 // Wait-status decoding: the W* macros (the platform's own, through the addon) and the
-// WaitStatus object every reaping path returns.
+// WaitStatus object every reaping path returns, built in one place (waitStatusFrom).
 import { constants as osConstants } from 'os';
-import { forward, native } from './native';
+import { WaitRecord, callWithArguments, native } from './native';
 
 export interface WaitStatus {
   /** The child that changed state. */
@@ -31,55 +31,61 @@ export function signalName(signalNumber: number): NodeJS.Signals | null {
   return signalNames.get(signalNumber) ?? null;
 }
 
-export function decodeWaitStatus(pid: number, status: number): WaitStatus {
-  const [exited, exitStatus, signaled, termSig, coreDumped, stopped, stopSig, continued] =
-    native.decodeStatus(status);
+/** The WaitStatus of a native wait record ([pid, status, …decoded fields]). */
+export function waitStatusFrom(record: WaitRecord): WaitStatus {
+  const signaled = record[4];
+  const stopped = record[7];
   return {
-    pid,
-    status,
-    exitCode: exited ? exitStatus : null,
-    signal: signaled ? signalName(termSig) : null,
-    signalNumber: signaled ? termSig : null,
-    coreDumped: signaled && coreDumped,
+    pid: record[0],
+    status: record[1],
+    exitCode: record[2] ? record[3] : null,
+    signal: signaled ? signalName(record[5]) : null,
+    signalNumber: signaled ? record[5] : null,
+    coreDumped: signaled && record[6],
     stopped,
-    stopSignal: stopped ? signalName(stopSig) : null,
-    continued,
+    stopSignal: stopped ? signalName(record[8]) : null,
+    continued: record[9],
   };
+}
+
+/** The WaitStatus of child `pid` from a raw status word kept since it was reaped. */
+export function decodeWaitStatus(pid: number, status: number): WaitStatus {
+  return waitStatusFrom([pid, status, ...native.decodeStatus(status)]);
 }
 
 // WEXITSTATUS, WTERMSIG, WCOREDUMP and WSTOPSIG return the raw bits whatever the predicates
 // say, as C's macros and Python's os.W* do: callers check WIFEXITED and the others first.
 /** C `WIFEXITED(status)`, Python `os.WIFEXITED`. */
 export function WIFEXITED(status: number): boolean {
-  return forward(native.decodeStatus, arguments)[0];
+  return callWithArguments(native.decodeStatus, arguments)[0];
 }
 /** C `WEXITSTATUS(status)`, Python `os.WEXITSTATUS`. */
 export function WEXITSTATUS(status: number): number {
-  return forward(native.decodeStatus, arguments)[1];
+  return callWithArguments(native.decodeStatus, arguments)[1];
 }
 /** C `WIFSIGNALED(status)`, Python `os.WIFSIGNALED`. */
 export function WIFSIGNALED(status: number): boolean {
-  return forward(native.decodeStatus, arguments)[2];
+  return callWithArguments(native.decodeStatus, arguments)[2];
 }
 /** C `WTERMSIG(status)`, Python `os.WTERMSIG`. */
 export function WTERMSIG(status: number): number {
-  return forward(native.decodeStatus, arguments)[3];
+  return callWithArguments(native.decodeStatus, arguments)[3];
 }
 /** C `WCOREDUMP(status)`, Python `os.WCOREDUMP`. */
 export function WCOREDUMP(status: number): boolean {
-  return forward(native.decodeStatus, arguments)[4];
+  return callWithArguments(native.decodeStatus, arguments)[4];
 }
 /** C `WIFSTOPPED(status)`, Python `os.WIFSTOPPED`. */
 export function WIFSTOPPED(status: number): boolean {
-  return forward(native.decodeStatus, arguments)[5];
+  return callWithArguments(native.decodeStatus, arguments)[5];
 }
 /** C `WSTOPSIG(status)`, Python `os.WSTOPSIG`. */
 export function WSTOPSIG(status: number): number {
-  return forward(native.decodeStatus, arguments)[6];
+  return callWithArguments(native.decodeStatus, arguments)[6];
 }
 /** C `WIFCONTINUED(status)`, Python `os.WIFCONTINUED`. */
 export function WIFCONTINUED(status: number): boolean {
-  return forward(native.decodeStatus, arguments)[7];
+  return callWithArguments(native.decodeStatus, arguments)[7];
 }
 
 /**
@@ -87,7 +93,7 @@ export function WIFCONTINUED(status: number): boolean {
  * Any other status (stopped, continued) is a RangeError, as Python raises ValueError.
  */
 export function waitstatusToExitcode(status: number): number {
-  const [exited, exitStatus, signaled, termSig] = forward(native.decodeStatus, arguments);
+  const [exited, exitStatus, signaled, termSig] = callWithArguments(native.decodeStatus, arguments);
   if (exited) return exitStatus;
   if (signaled) return -termSig;
   const error = new RangeError(`invalid wait status: ${status}`);

@@ -58,8 +58,8 @@ export interface ExecOptions {
   /** Descriptors (> 2) the new program inherits, though this process opened them close-on-exec. */
   inheritFds?: readonly number[];
   /**
-   * Give SIGPIPE and SIGXFSZ their default action back (Node ignores them; other programs
-   * expect the default) and empty the signal mask. Signals ignored for other reasons (nohup)
+   * Give the signals Node ignores (SIGPIPE, SIGXFSZ: native.nodeIgnoredSignals) their default
+   * action back, as other programs expect, and empty the signal mask. Signals ignored for other reasons (nohup)
    * stay ignored. Default true.
    */
   resetSignals?: boolean;
@@ -73,10 +73,9 @@ export interface ExecOptions {
 export function execProgram(file: string, argv: readonly string[], options: ExecOptions = {}): never {
   for (const fd of options.inheritFds ?? []) native.replaceFd(fd, fd, false);
   if (options.resetSignals ?? true) {
-    const signals = os.constants.signals as Record<string, number>;
-    const nodeIgnored = new Set([signals.SIGPIPE, signals.SIGXFSZ]);
-    const keepIgnored = [...new Set(Object.values(signals))]
-      .filter((signal) => !nodeIgnored.has(signal) && signal !== signals.SIGKILL && signal !== signals.SIGSTOP);
+    // Only Node's own ignored signals go back to the default: every other one stays ignored.
+    const keepIgnored = [...new Set(Object.values(os.constants.signals))]
+      .filter((signal) => !native.nodeIgnoredSignals.includes(signal));
     native.resetSignalState(keepIgnored);
   }
   const env = Object.entries(options.env ?? process.env)

@@ -2,7 +2,6 @@
 // re-executed program, or in place), the pidfile record, readiness, and the exit handlers
 // that remove the pidfile.
 import * as fs from 'fs';
-import * as os from 'os';
 import { onFork } from '../child';
 import { Handover } from '../daemon-startup';
 import { closeQuietly } from '../fds';
@@ -14,8 +13,6 @@ import type { LaunchResources } from './launcher';
 import { Daemon, Settings, argError, normalizeOptions } from './options';
 import { describeError, sendStatus } from './status';
 
-/** Signals Node itself ignores; every other ignored disposition is reset in the daemon. */
-const NODE_IGNORED_SIGNALS: readonly NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
 /** Signals whose default action would end the daemon without removing its pidfile. */
 const CLEANUP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
@@ -308,7 +305,8 @@ function notifySupervisor(message: string): void {
   }
 }
 
+// Every ignored disposition goes back to the default but Node's own (native.nodeIgnoredSignals,
+// the list the re-executed daemon's native reset keeps too); the signal mask is emptied.
 function resetSignals(): void {
-  const signals = os.constants.signals as Record<string, number>;
-  native.resetSignalState(NODE_IGNORED_SIGNALS.map((name) => signals[name]).filter(Boolean));
+  native.resetSignalState(native.nodeIgnoredSignals);
 }
