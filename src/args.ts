@@ -87,6 +87,12 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
+/** A file or socket path: a non-empty string without null bytes. */
+export function checkPath(name: string, value: unknown): string {
+  if (checkString(name, value) === '') invalidValue(name, 'must be a non-empty string', value);
+  return value as string;
+}
+
 export function checkArity(args: IArguments, min: number, max: number): void {
   if (args.length < min) {
     fail(TypeError, 'ERR_MISSING_ARGS',
@@ -120,7 +126,7 @@ Record<string, unknown> {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       fail(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `The "${name}" argument has an unknown property '${key}' (known: ${known.join(', ')})`);
+        `The ${subject(name)} has an unknown property '${key}' (known: ${known.join(', ')})`);
     }
     options[key] = value[key];
   }

@@ -1,7 +1,7 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
 import { existsSync } from 'fs';
 import { checkArity } from './args';
-import { childActions } from './child';
+import { childActions } from './child-runtime';
 import { trackChild } from './children';
 import { FORK_SAFE_FLAGS, REQUIRED_FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';

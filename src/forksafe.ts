@@ -1,7 +1,7 @@
 // The fork-safe mode: Node started with --single-threaded, so V8 posts no background work
 // (GC, compilation) whose worker threads a fork child would not have.
 import { checkArity } from './args';
-import { identityOf, startupFds } from './daemon-startup';
+import { identityOf, startupFds } from './daemon/startup';
 import { native } from './native';
 import { requireMainThread } from './main-thread';
 

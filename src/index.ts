@@ -11,8 +11,8 @@
 // fork round trip ~0.1 ms slower (0.97 against 0.87 ms). After that first use they are plain
 // values too. Node's ESM loader reads every export of a CommonJS module when it is imported,
 // so `import` from the ESM entry loads them at once (esm/index.mjs names them).
-import * as daemonError from './daemon-error';
-import './daemon-startup'; // what daemonize() must note at load, before the program runs
+import * as daemonError from './daemon/start-error';
+import './daemon/startup'; // what daemonize() must note at load, before the program runs
 import * as forkModule from './fork';
 import * as forksafe from './forksafe';
 import * as posix from './posix';

@@ -10,7 +10,7 @@ import { closeSync, writeSync } from 'fs';
 import type { Socket } from 'net';
 import { inspect } from 'util';
 import { isPlainObject } from './args';
-import { onFork } from './child';
+import { onFork } from './child-runtime';
 import { native } from './native';
 import { claimStatus, onChildReaped } from './children';
 import { fork } from './fork';

@@ -20,7 +20,7 @@ import {
   recordStatus,
   untrackChild,
 } from './children';
-import { onFork } from './child';
+import { onFork } from './child-runtime';
 import { forward, native } from './native';
 import { WaitStatus, decodeWaitStatus } from './status';
 

@@ -1,5 +1,5 @@
 // The pidfile record and /proc/<pid>/stat parsing: pure functions, checked in this process.
-import { formatRecord, parseRecord } from '../src/pidfile';
+import { formatRecord, parseRecord } from '../src/pidfile/record';
 import { parseStat } from '../src/proc';
 
 describe('pidfile record', () => {

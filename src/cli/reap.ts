@@ -1,10 +1,10 @@
 // `posix-fork reap -- cmd…`: a small init like tini. Runs the command as its child, forwards
 // signals to it (or to its process group), reaps every child that ends — the command's
 // orphans too when it is PID 1 or a subreaper — and exits with the command's status.
-import { readFileSync } from 'fs';
 import * as os from 'os';
 import { inheritedChannel, inheritedFds } from '../forksafe';
 import { native } from '../native';
+import { readStat } from '../proc';
 import { Reaper, WaitStatus, fork, getpid, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
 import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
@@ -43,13 +43,12 @@ function senderOf(signal: NodeJS.Signals): number | null {
   return SENDER_CODES.has(record[0]) ? record[1] : 0;
 }
 
-/** Linux: this process's group is the foreground group of its terminal (stat fields 5, 8). */
+/** Linux: this process's group is the foreground group of its terminal. */
 function inForegroundGroup(): boolean {
   if (process.platform !== 'linux') return false;
   try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[4] !== '0' && fields[2] === fields[5];
+    const stat = readStat(process.pid);
+    return stat !== null && stat.ttyNr !== 0 && stat.pgid === stat.tpgid;
   } catch {
     return false;
   }
