@@ -87,7 +87,7 @@ export function childActions(): ChildAction[] | null {
 
 // Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first
 // task V8 posts to them deadlocks the child. Turning V8's own background work off now avoids
-// most of it (not work already in flight at fork time: see the README's figures).
+// most of it (not work already in flight at fork time).
 const CHILD_V8_FLAGS = [
   '--single-threaded-gc',
   '--no-concurrent-marking',

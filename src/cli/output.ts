@@ -47,6 +47,9 @@ export function makeStyle(enabled: boolean): Style {
   };
 }
 
+/** Usage errors (unknown option, bad value, missing argument): 2, as most Unix tools. */
+export const USAGE_EXIT = 2;
+
 /** An error the command reports as one line on stderr, ending with `exitCode`. */
 export class CliError extends Error {
   constructor(
