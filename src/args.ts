@@ -61,6 +61,12 @@ export function invalidValue(name: string, reason: string, value: unknown): neve
     `The ${subject(name)} ${reason}. Received ${shown}`);
 }
 
+/**
+ * The largest value of a C int: the bound of pids, descriptors and millisecond counts that
+ * the system calls and Node's timers take.
+ */
+export const MAX_INT32 = 2147483647;
+
 /** An integer in [min, max]; `maxText` names a symbolic maximum ("2 ** 31 - 1"). */
 export function checkInteger(name: string, value: unknown, min: number, max: number,
   maxText: string = String(max)): number {

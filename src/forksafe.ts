@@ -1,6 +1,6 @@
 // The fork-safe mode: Node started with --single-threaded, so V8 posts no background work
 // (GC, compilation) whose worker threads a fork child would not have.
-import { checkArity } from './args';
+import { argError, checkArity } from './args';
 import { identityOf, startupFds } from './daemon/startup';
 import { native } from './native';
 import { requireMainThread } from './main-thread';
@@ -90,11 +90,9 @@ export function ensureForkSafe(): void {
   if (startedForkSafe) return;
   requireMainThread('ensureForkSafe()');
   if (programFromStdin()) {
-    throw Object.assign(
-      new Error('ensureForkSafe(): the program was read from standard input, which the re-executed ' +
-        `node cannot read again; run it from a file, or start node with ${FORK_SAFE_FLAGS.join(' ')}`),
-      { code: 'ERR_FORK_SAFE_STDIN' },
-    );
+    throw argError(Error, 'ERR_FORK_SAFE_STDIN', 'ensureForkSafe(): the program was read from standard ' +
+      'input, which the re-executed node cannot read again; run it from a file, or start node with ' +
+      FORK_SAFE_FLAGS.join(' '));
   }
   const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...process.execArgv, ...process.argv.slice(1)];
   const channel = inheritedChannel();

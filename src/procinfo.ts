@@ -2,7 +2,7 @@
 // session and terminal: how the examples and tests see zombies and orphans.
 // Linux reads /proc/<pid>/stat; macOS asks ps(1).
 import { readlinkSync } from 'fs';
-import { checkArity, checkInteger } from './args';
+import { MAX_INT32, checkArity, checkInteger } from './args';
 import { lazy } from './lazy';
 import { native } from './native';
 import { deviceNumbers, readStat } from './proc';
@@ -25,8 +25,6 @@ export interface ProcessInfo {
   command: string;
 }
 
-const MAX_PID = 2147483647;
-
 /**
  * What `ps -o pid,ppid,pgid,sid,stat,tty,comm -p PID` shows for `pid`, or null when there is
  * no such process (a reaped zombie is gone; an unreaped one is there with state 'Z').
@@ -39,7 +37,7 @@ const MAX_PID = 2147483647;
  */
 export function processInfo(pid: number): ProcessInfo | null {
   checkArity(arguments, 1, 1);
-  checkInteger('pid', pid, 1, MAX_PID);
+  checkInteger('pid', pid, 1, MAX_INT32);
   return process.platform === 'linux' ? linuxInfo(pid) : psInfo(pid);
 }
 

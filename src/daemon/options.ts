@@ -1,7 +1,7 @@
 // daemonize() options: their types, and their checks (own properties only) into Settings.
 import * as path from 'path';
 import {
-  checkBoolean, checkInteger, checkPath, checkString, invalidType, invalidValue, readOptions,
+  MAX_INT32, checkBoolean, checkInteger, checkPath, checkString, invalidType, invalidValue, readOptions,
 } from '../args';
 
 /** Options of daemonize(). Paths are resolved against the launcher's working directory. */
@@ -76,8 +76,6 @@ const OPTION_NAMES = [
   'waitForReady',
   'startTimeoutMs',
 ];
-
-const MAX_INT32 = 0x7fffffff;
 
 /** The settings daemonize() works from: `options` checked, defaults filled in, paths absolute. */
 export function normalizeOptions(options: unknown): Settings {

@@ -1,6 +1,7 @@
 // A pidfile's record: "<pid>\n" (what other tools read), then "posix-fork start=… sid=… boot=…",
 // and the live processes a record names: the recorded pid while its start time and boot match,
 // and the surviving members of its recorded session.
+import { MAX_INT32 } from '../args';
 import { Identity, bootId, identify, sessionMembers } from '../proc';
 
 /** What a pidfile records. */
@@ -15,7 +16,6 @@ export interface PidRecord {
 }
 
 const RECORD_TAG = 'posix-fork';
-const MAX_PID = 0x7fffffff;
 
 /** The file's text for `record`. */
 export function formatRecord(record: PidRecord): string {
@@ -35,7 +35,7 @@ export function parseRecord(text: string): PidRecord | null {
   const match = /^\s*(\d{1,10})\s*$/.exec(first);
   if (match === null) return null;
   const pid = Number(match[1]);
-  if (pid < 1 || pid > MAX_PID) return null;
+  if (pid < 1 || pid > MAX_INT32) return null;
   const record: PidRecord = { pid, start: null, sid: null, boot: null };
   const words = rest.join(' ').trim().split(/\s+/);
   if (words[0] !== RECORD_TAG) return record;
@@ -50,7 +50,7 @@ export function parseRecord(text: string): PidRecord | null {
   return {
     pid,
     start,
-    sid: sid !== null && Number.isInteger(sid) && sid >= 1 && sid <= MAX_PID ? sid : null,
+    sid: sid !== null && Number.isInteger(sid) && sid >= 1 && sid <= MAX_INT32 ? sid : null,
     boot: fields.get('boot') ?? null,
   };
 }

@@ -2,7 +2,8 @@
 // RangeError with Node's codes; own properties only), and the heartbeat period they imply.
 import * as os from 'os';
 import {
-  checkBoolean, checkFunction, checkInteger, checkPath, checkString, fail, invalidType, isPlainObject, readOptions,
+  MAX_INT32, checkBoolean, checkFunction, checkInteger, checkPath, checkString, fail, invalidType, isPlainObject,
+  readOptions,
 } from '../args';
 
 /** Where the master binds: a port, `{ port, host }`, a unix socket `{ path }`, or an open `{ fd }`. */
@@ -52,12 +53,11 @@ export interface Normalised {
 }
 
 export const MAX_WORKERS = 1024;
-const MAX_MS = 2147483647;
 const OPTIONS = ['listen', 'serve', 'workers', 'timeoutMs', 'gracefulTimeoutMs', 'signals'];
 const LISTEN_KEYS = ['port', 'host', 'path', 'fd', 'backlog'];
 
 function backlogOf(own: Record<string, unknown>): number | undefined {
-  return own.backlog === undefined ? undefined : checkInteger('options.listen.backlog', own.backlog, 0, MAX_MS);
+  return own.backlog === undefined ? undefined : checkInteger('options.listen.backlog', own.backlog, 0, MAX_INT32);
 }
 
 function refuseListen(message: string): never {
@@ -75,7 +75,7 @@ function normaliseListen(value: unknown): Listen {
   if (given.length > 1) refuseListen(`takes one of port, path or fd; received ${given.join(', ')}`);
   if (own.fd !== undefined) {
     if (own.host !== undefined || own.backlog !== undefined) refuseListen('with fd takes no host or backlog');
-    return { kind: 'fd', fd: checkInteger('options.listen.fd', own.fd, 0, MAX_MS) };
+    return { kind: 'fd', fd: checkInteger('options.listen.fd', own.fd, 0, MAX_INT32) };
   }
   if (own.path !== undefined) {
     if (own.host !== undefined) refuseListen('with path takes no host');
@@ -99,9 +99,9 @@ export function normaliseOptions(options: unknown): Normalised {
   const parallelism = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const workers = own.workers === undefined ? Math.max(1, Math.min(parallelism, MAX_WORKERS))
     : checkInteger('options.workers', own.workers, 1, MAX_WORKERS);
-  const timeoutMs = own.timeoutMs === undefined ? 30000 : checkInteger('options.timeoutMs', own.timeoutMs, 0, MAX_MS);
+  const timeoutMs = own.timeoutMs === undefined ? 30000 : checkInteger('options.timeoutMs', own.timeoutMs, 0, MAX_INT32);
   const gracefulTimeoutMs = own.gracefulTimeoutMs === undefined ? 10000
-    : checkInteger('options.gracefulTimeoutMs', own.gracefulTimeoutMs, 0, MAX_MS);
+    : checkInteger('options.gracefulTimeoutMs', own.gracefulTimeoutMs, 0, MAX_INT32);
   const signals = own.signals === undefined ? true : checkBoolean('options.signals', own.signals);
   return { listen, serve, workers, timeoutMs, gracefulTimeoutMs, signals };
 }
