@@ -10,7 +10,7 @@
 // is measured against the child's own clock reading.
 import { readdirSync, readFileSync, closeSync, readSync, writeSync } from 'fs';
 import { Reaper, WaitStatus, fork, getpid, pipe, processInfo, _exit } from '../src';
-import { openFds } from '../src/proc';
+import { openFds } from '../src/fds';
 import { reaperDiagnostics } from '../src/reaper';
 
 interface Options {

@@ -120,21 +120,27 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /**
- * The options argument as a null-prototype copy of its own enumerable properties, restricted
- * to `known` names (others are ERR_INVALID_ARG_VALUE). `undefined` means no options. Reading
- * own properties only means `Object.prototype.umask = …` elsewhere changes nothing here.
+ * The options argument as a null-prototype copy of its own properties, restricted to `known`
+ * names (any other, a symbol too, is ERR_INVALID_ARG_VALUE). `undefined` means no options.
+ * Reading own properties only means `Object.prototype.umask = …` elsewhere changes nothing
+ * here. The options must be a plain object; with `anyObject` (daemonize() and Pool, which have
+ * always taken them so), any object but an array, whose inherited properties are ignored.
  */
-export function readOptions(value: unknown, known: readonly string[], name = 'options'):
+export function readOptions(value: unknown, known: readonly string[], name = 'options', anyObject = false):
 Record<string, unknown> {
   const options: Record<string, unknown> = Object.create(null);
   if (value === undefined) return options;
-  if (!isPlainObject(value)) invalidType(name, 'a plain object', value);
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
+  if (anyObject) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) invalidType(name, 'of type object', value);
+  } else if (!isPlainObject(value)) {
+    invalidType(name, 'a plain object', value);
+  }
+  for (const key of Reflect.ownKeys(value as object)) {
+    if (typeof key !== 'string' || !known.includes(key)) {
       fail(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `The ${subject(name)} has an unknown property '${key}' (known: ${known.join(', ')})`);
+        `The ${subject(name)} has an unknown property '${String(key)}' (known: ${known.join(', ')})`);
     }
-    options[key] = value[key];
+    options[key] = (value as Record<string, unknown>)[key];
   }
   return options;
 }

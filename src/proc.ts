@@ -1,7 +1,7 @@
-// The one reader of process state: /proc/<pid>/stat on Linux, ps(1) on macOS, and this
-// process's descriptors. What a process is (pid, parent, group, session, terminal, start time)
-// and which descriptors are open are read here and nowhere else.
-import { readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'fs';
+// The one reader of process state: /proc/<pid>/stat on Linux, ps(1) on macOS. What a process
+// is (pid, parent, group, session, terminal, start time, command line, locks held) is read
+// here and nowhere else; this process's own descriptors are fds.ts's.
+import { readFileSync, readdirSync, realpathSync, statSync } from 'fs';
 import { lazy } from './lazy';
 
 const childProcess = lazy(() => require('child_process') as typeof import('child_process'));
@@ -65,30 +65,6 @@ export function readStat(pid: number): ProcStat | null {
     throw error;
   }
   return parseStat(pid, text);
-}
-
-/**
- * This process's open descriptors, ascending: /proc/self/fd on Linux, /dev/fd elsewhere. The
- * descriptor of the listing itself is among them, closed by the time this returns.
- */
-export function openFds(): number[] {
-  try {
-    return readdirSync(process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd')
-      .map(Number)
-      .filter((fd) => Number.isInteger(fd))
-      .sort((a, b) => a - b);
-  } catch {
-    return [];
-  }
-}
-
-/** What descriptor `fd` of this process is open on ('pipe:[123]', a path…), or null (Linux). */
-export function fdTarget(fd: number): string | null {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -190,12 +190,23 @@ describe('isPlainObject and readOptions', () => {
     expect(thrown(() => readOptions(null, ['a'])).code).toBe('ERR_INVALID_ARG_TYPE');
   });
 
+  test('anyObject: any object but an array, its inherited properties ignored', () => {
+    const read = readOptions(Object.create({ a: 1, b: 2 }, { b: { value: 3, enumerable: true } }), ['a', 'b'], 'options', true);
+    expect({ ...read }).toEqual({ b: 3 });
+    expect(thrown(() => readOptions([], ['a'], 'options', true)).message)
+      .toBe('The "options" argument must be of type object. Received an instance of Array');
+    expect(thrown(() => readOptions('x', ['a'], 'options', true)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => readOptions(new Date(), ['a'])).code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
   test('an unknown property: ERR_INVALID_ARG_VALUE naming it and the known ones', () => {
     expect(thrown(() => readOptions({ c: 1 }, ['a', 'b']))).toEqual({
       name: 'TypeError',
       code: 'ERR_INVALID_ARG_VALUE',
       message: "The \"options\" argument has an unknown property 'c' (known: a, b)",
     });
+    expect(thrown(() => readOptions({ [Symbol('s')]: 1 }, ['a'])).message)
+      .toBe("The \"options\" argument has an unknown property 'Symbol(s)' (known: a)");
     expect(thrown(() => readOptions({ c: 1 }, ['a'], 'options.listen')).message)
       .toBe("The \"options.listen\" property has an unknown property 'c' (known: a)");
   });

@@ -25,7 +25,8 @@ test("default chunksize follows Python's rule: ceil(n / (4 × processes))", () =
   expect(defaultChunksize(201, 2)).toBe(26);
 });
 
-test('the option names each call reads', () => {
+test('the option names each call reads (any object; what it inherits is ignored)', () => {
+  expect({ ...readOptions(Object.create({ processes: 0 }), POOL_OPTIONS, 'options', true) }).toEqual({});
   expect(readOptions({ processes: 2 }, POOL_OPTIONS)).toEqual(Object.assign(Object.create(null), { processes: 2 }));
   expect(refusal(() => readOptions({ chunksize: 2 }, POOL_OPTIONS)).message)
     .toBe("The \"options\" argument has an unknown property 'chunksize' (known: processes)");

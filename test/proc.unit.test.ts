@@ -1,6 +1,7 @@
 // src/proc.ts's parsing, and procinfo/ps's naming of what it reads: pure functions, plus a few
 // reads of this very process. In-process, no child.
-import { ProcStat, commandLine, deviceNumbers, openFds, parseStat, readStat } from '../src/proc';
+import { openFds } from '../src/fds';
+import { ProcStat, commandLine, deviceNumbers, parseStat, readStat } from '../src/proc';
 import { psTtyName, ttyName } from '../src/procinfo';
 import { psStat } from '../src/cli/ps';
 

@@ -1,7 +1,7 @@
 // The daemon's descriptors: which inherited ones it closes, where its stdio handles point,
 // and how its log files are opened.
 import * as fs from 'fs';
-import { openFds } from '../proc';
+import { openFds } from '../fds';
 import { identityOf, startupFds } from './startup';
 import { lazy } from '../lazy';
 import { native } from '../native';

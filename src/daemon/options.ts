@@ -79,7 +79,7 @@ const OPTION_NAMES = [
 
 /** The settings daemonize() works from: `options` checked, defaults filled in, paths absolute. */
 export function normalizeOptions(options: unknown): Settings {
-  const given = readOptions(options, OPTION_NAMES);
+  const given = readOptions(options, OPTION_NAMES, 'options', true);
   const settings: Settings = {
     workingDirectory: '/',
     umask: 0,

@@ -3,7 +3,7 @@
 // this module at once, and the rest of src/daemon/ (index.ts on) only when daemonize() is
 // first called: so this module imports nothing else from src/daemon/.
 import * as fs from 'fs';
-import { fdTarget, openFds } from '../proc';
+import { fdTarget, openFds } from '../fds';
 
 /** The launcher -> re-executed daemon hand-over (fd numbers are the daemon's). */
 export const HANDOVER_ENV = 'POSIX_FORK_DAEMONIZE';

@@ -68,7 +68,7 @@ function prepare(state: PoolState, fn: unknown, iterable: unknown, options: unkn
   const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
   const items = toItems('iterable', iterable);
   if (star) checkArgumentLists(items);
-  const opts = readOptions(options, MAP_OPTIONS);
+  const opts = readOptions(options, MAP_OPTIONS, 'options', true);
   const chunksize = checkChunksize(opts.chunksize) ?? defaultChunksize(items.length, state.processes);
   const signal = checkSignal(opts.signal);
   checkRunning(state);
@@ -116,7 +116,7 @@ function stream<R>(state: PoolState, prepared: Prepared, ordered: boolean): Asyn
 export class Pool {
   constructor(options?: PoolOptions) {
     checkArity(arguments, 1);
-    const opts = readOptions(options, POOL_OPTIONS);
+    const opts = readOptions(options, POOL_OPTIONS, 'options', true);
     const processes = checkProcesses(opts.processes);
     requireMainThread('Pool');
     states.set(this, { processes, status: 'running', calls: new Set(), generation: native.forkGeneration() });
@@ -162,7 +162,7 @@ export class Pool {
       const state = stateOf(this);
       const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
       const list = args === undefined ? [] : toItems('args', args);
-      const { signal } = readOptions(options, APPLY_OPTIONS);
+      const { signal } = readOptions(options, APPLY_OPTIONS, 'options', true);
       const prepared = { fn: checked, items: [list], chunksize: 1, signal: checkSignal(signal) };
       checkRunning(state);
       return collect(state, prepared, true, 1).then((results) => results[0]) as Promise<Awaited<R>>;
@@ -245,7 +245,7 @@ export function pmap<T, R>(iterable: Iterable<T>, fn: (item: T, index: number, i
   options?: PmapOptions): Promise<Awaited<R>[]> {
   try {
     checkArity(arguments, 3);
-    const { processes, chunksize, signal } = readOptions(options, PMAP_OPTIONS);
+    const { processes, chunksize, signal } = readOptions(options, PMAP_OPTIONS, 'options', true);
     const pool = new Pool({ processes: checkProcesses(processes) });
     const mapOptions: MapOptions = {};
     if (chunksize !== undefined) mapOptions.chunksize = chunksize as number;

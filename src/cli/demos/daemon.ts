@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { isatty } from 'tty';
 import { dup2, fork, getppid, getsid, processInfo, setsid, umask, waitpid } from '../../index';
-import { openFds } from '../../proc';
+import { openFds } from '../../fds';
 import { processName, psRow } from '../ps';
 import { DemoOutput, ended, nameProcess, stateOf, until } from './context';
 
