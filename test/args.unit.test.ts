@@ -4,17 +4,7 @@ import {
   argError, checkArity, checkBoolean, checkFunction, checkInteger, checkPath, checkString, describeReceived,
   errnoCode, fail, invalidType, invalidValue, isPlainObject, outOfRange, readOptions,
 } from '../src/args';
-
-/** What `call` throws: its class name, code and message. */
-function thrown(call: () => unknown): { name: string; code: unknown; message: string } {
-  try {
-    call();
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    return { name: e.constructor.name, code: e.code, message: e.message };
-  }
-  throw new Error('did not throw');
-}
+import { thrown } from './unit-helpers';
 
 describe('describeReceived(): the tail of Node\'s messages', () => {
   test.each([

@@ -2,16 +2,7 @@
 // normalizeOptions() is what daemonize() runs before anything else).
 import * as path from 'path';
 import { normalizeOptions, startedBySupervisor } from '../src/daemon/options';
-
-function refusal(options: unknown): { name: string; code: unknown; message: string } {
-  try {
-    normalizeOptions(options);
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    return { name: e.constructor.name, code: e.code, message: e.message };
-  }
-  throw new Error('accepted');
-}
+import { thrown } from './unit-helpers';
 
 describe('defaults and normal forms', () => {
   test('no options', () => {
@@ -112,7 +103,7 @@ describe('refusals', () => {
     [{ startTimeoutMs: 0 }, 'RangeError', 'ERR_OUT_OF_RANGE', undefined],
     [{ startTimeoutMs: 2 ** 31 }, 'RangeError', 'ERR_OUT_OF_RANGE', undefined],
   ])('%j', (options, name, code, message) => {
-    const error = refusal(options);
+    const error = thrown(() => normalizeOptions(options));
     expect(error).toMatchObject({ name, code });
     if (typeof message === 'string') expect(error.message).toBe(message);
     else if (message !== undefined) expect(error.message).toMatch(message);

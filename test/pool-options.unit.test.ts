@@ -5,16 +5,7 @@ import {
   MAP_OPTIONS, MAX_CHUNKSIZE, MAX_PROCESSES, PMAP_OPTIONS, POOL_OPTIONS, checkArgumentLists, checkChunksize,
   checkProcesses, checkSignal, defaultChunksize, defaultProcesses, toItems,
 } from '../src/pool/options';
-
-function refusal(call: () => unknown): { name: string; code: unknown; message: string } {
-  try {
-    call();
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    return { name: e.constructor.name, code: e.code, message: e.message };
-  }
-  throw new Error('accepted');
-}
+import { thrown } from './unit-helpers';
 
 test("default chunksize follows Python's rule: ceil(n / (4 × processes))", () => {
   expect(defaultChunksize(0, 4)).toBe(1);
@@ -28,7 +19,7 @@ test("default chunksize follows Python's rule: ceil(n / (4 × processes))", () =
 test('the option names each call reads (any object; what it inherits is ignored)', () => {
   expect({ ...readOptions(Object.create({ processes: 0 }), POOL_OPTIONS, 'options', true) }).toEqual({});
   expect(readOptions({ processes: 2 }, POOL_OPTIONS)).toEqual(Object.assign(Object.create(null), { processes: 2 }));
-  expect(refusal(() => readOptions({ chunksize: 2 }, POOL_OPTIONS)).message)
+  expect(thrown(() => readOptions({ chunksize: 2 }, POOL_OPTIONS)).message)
     .toBe("The \"options\" argument has an unknown property 'chunksize' (known: processes)");
   expect(() => readOptions({ chunksize: 1, signal: undefined }, MAP_OPTIONS)).not.toThrow();
   expect(() => readOptions({ processes: 1, chunksize: 1 }, PMAP_OPTIONS)).not.toThrow();
@@ -44,16 +35,16 @@ describe('processes', () => {
   test('an integer 1 … MAX_PROCESSES', () => {
     expect(checkProcesses(1)).toBe(1);
     expect(checkProcesses(MAX_PROCESSES)).toBe(MAX_PROCESSES);
-    expect(refusal(() => checkProcesses(0))).toEqual({
+    expect(thrown(() => checkProcesses(0))).toEqual({
       name: 'RangeError',
       code: 'ERR_OUT_OF_RANGE',
       message: `The value of "options.processes" is out of range. It must be an integer >= 1 and <= ${MAX_PROCESSES}. Received 0`,
     });
-    expect(refusal(() => checkProcesses(MAX_PROCESSES + 1)).code).toBe('ERR_OUT_OF_RANGE');
-    expect(refusal(() => checkProcesses(2.5)).code).toBe('ERR_OUT_OF_RANGE');
-    expect(refusal(() => checkProcesses('2')).message)
+    expect(thrown(() => checkProcesses(MAX_PROCESSES + 1)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => checkProcesses(2.5)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => checkProcesses('2')).message)
       .toBe('The "options.processes" property must be of type number. Received type string (\'2\')');
-    expect(refusal(() => checkProcesses(null, 'processes')).message)
+    expect(thrown(() => checkProcesses(null, 'processes')).message)
       .toBe('The "processes" argument must be of type number. Received null');
   });
 });
@@ -61,17 +52,17 @@ describe('processes', () => {
 test('chunksize: undefined means the default rule, else an integer 1 … MAX_CHUNKSIZE', () => {
   expect(checkChunksize(undefined)).toBeNull();
   expect(checkChunksize(MAX_CHUNKSIZE)).toBe(MAX_CHUNKSIZE);
-  expect(refusal(() => checkChunksize(0)).code).toBe('ERR_OUT_OF_RANGE');
-  expect(refusal(() => checkChunksize(1.5)).code).toBe('ERR_OUT_OF_RANGE');
-  expect(refusal(() => checkChunksize(MAX_CHUNKSIZE + 1)).code).toBe('ERR_OUT_OF_RANGE');
-  expect(refusal(() => checkChunksize('1')).code).toBe('ERR_INVALID_ARG_TYPE');
+  expect(thrown(() => checkChunksize(0)).code).toBe('ERR_OUT_OF_RANGE');
+  expect(thrown(() => checkChunksize(1.5)).code).toBe('ERR_OUT_OF_RANGE');
+  expect(thrown(() => checkChunksize(MAX_CHUNKSIZE + 1)).code).toBe('ERR_OUT_OF_RANGE');
+  expect(thrown(() => checkChunksize('1')).code).toBe('ERR_INVALID_ARG_TYPE');
 });
 
 test('signal: an AbortSignal or nothing', () => {
   const controller = new AbortController();
   expect(checkSignal(undefined)).toBeNull();
   expect(checkSignal(controller.signal)).toBe(controller.signal);
-  expect(refusal(() => checkSignal({ aborted: false })).message)
+  expect(thrown(() => checkSignal({ aborted: false })).message)
     .toBe('The "options.signal" property must be an instance of AbortSignal. Received an instance of Object');
 });
 
@@ -89,19 +80,19 @@ describe('items', () => {
   });
 
   test('anything else is ERR_INVALID_ARG_TYPE', () => {
-    expect(refusal(() => toItems('iterable', { length: 1 }))).toEqual({
+    expect(thrown(() => toItems('iterable', { length: 1 }))).toEqual({
       name: 'TypeError',
       code: 'ERR_INVALID_ARG_TYPE',
       message: 'The "iterable" argument must be an iterable object. Received an instance of Object',
     });
-    expect(refusal(() => toItems('iterable', 5)).code).toBe('ERR_INVALID_ARG_TYPE');
-    expect(refusal(() => toItems('iterable', null)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => toItems('iterable', 5)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => toItems('iterable', null)).code).toBe('ERR_INVALID_ARG_TYPE');
   });
 
   test('starmap: every item an iterable of arguments, strings refused', () => {
     expect(() => checkArgumentLists([[1, 2], new Set([3])])).not.toThrow();
-    expect(refusal(() => checkArgumentLists([[1], 'ab'])).message)
+    expect(thrown(() => checkArgumentLists([[1], 'ab'])).message)
       .toBe('The "iterable[1]" argument must be an iterable of arguments. Received type string (\'ab\')');
-    expect(refusal(() => checkArgumentLists([5])).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => checkArgumentLists([5])).code).toBe('ERR_INVALID_ARG_TYPE');
   });
 });
