@@ -6,7 +6,7 @@ import * as path from 'path';
 import { describeVerdict, parseSeconds, parseUmask } from '../src/cli/daemon';
 import { execFailureStatus, resolveCommand } from '../src/cli/exec';
 import { CliError, USAGE_EXIT, errorLine, makeStyle, wantsColor } from '../src/cli/output';
-import { shellStatus } from '../src/cli/reap';
+import { describeEnd, shellStatus } from '../src/cli/reap';
 import { parseListen, parseWorkers } from '../src/cli/serve';
 import type { WaitStatus } from '../src/status';
 
@@ -136,6 +136,14 @@ describe('command lookup, as a shell does it', () => {
     expect(execFailureStatus(Object.assign(new Error('x'), { code: 'EACCES' }))).toBe(126);
     expect(execFailureStatus(new Error('x'))).toBe(126);
   });
+});
+
+test('describeEnd: the exit code, or the signal and a core dump', () => {
+  const ended = (change: Partial<WaitStatus>) => ({ exitCode: null, signal: null, signalNumber: null, coreDumped: false, ...change }) as WaitStatus;
+  expect(describeEnd(ended({ exitCode: 0 }))).toBe('exit code 0');
+  expect(describeEnd(ended({ signal: 'SIGTERM', signalNumber: 15 }))).toBe('signal SIGTERM');
+  expect(describeEnd(ended({ signal: 'SIGSEGV', signalNumber: 11, coreDumped: true }))).toBe('signal SIGSEGV, core dumped');
+  expect(describeEnd(ended({ signalNumber: 64 }))).toBe('signal 64');
 });
 
 test("shellStatus: the exit code, or 128 + the signal's number", () => {

@@ -107,7 +107,7 @@ Promise<number> {
   const reaper = new Reaper({ scope: 'all' });
   reaper.on('exit', (status) => {
     if (status.pid !== child && options.verbose) {
-      log(`reaped orphan ${status.pid} (${describe(status)})`);
+      log(`reaped orphan ${status.pid} (${describeEnd(status)})`);
     }
   });
   reaper.start();
@@ -144,7 +144,7 @@ Promise<number> {
   reaper.stop();
   for (const signal of watched) native.signalInfoUnwatch(signalNumber(signal));
   for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
-  if (options.verbose) log(`${name} (pid ${pid}) ended: ${describe(status)}`);
+  if (options.verbose) log(`${name} (pid ${pid}) ended: ${describeEnd(status)}`);
   return shellStatus(status);
 }
 
@@ -157,7 +157,8 @@ function commandEnv(reaperPid: number): NodeJS.ProcessEnv {
   return { ...process.env, LISTEN_PID: String(getpid()) };
 }
 
-function describe(status: WaitStatus): string {
+/** How a process ended, as the CLI reports it: 'exit code 3', 'signal SIGSEGV, core dumped'. */
+export function describeEnd(status: WaitStatus): string {
   if (status.exitCode !== null) return `exit code ${status.exitCode}`;
   const core = status.coreDumped ? ', core dumped' : '';
   return `signal ${status.signal ?? status.signalNumber}${core}`;

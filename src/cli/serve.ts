@@ -6,6 +6,7 @@ import { daemonize, prefork } from '../index';
 import type { ListenSpec, WorkerContext } from '../prefork';
 import { MAX_WORKERS } from '../prefork/options';
 import { CliError, USAGE_EXIT } from './output';
+import { describeEnd } from './reap';
 
 export interface ServeOptions {
   workers?: number;
@@ -66,7 +67,7 @@ export async function serve(file: string, options: ServeOptions, log: (line: str
   const server = prefork({ listen, workers: options.workers, serve: serveApp });
   server.on('error', (error: Error) => log(error.message));
   server.on('exit', (worker, status) => {
-    if (status.exitCode !== 0) log(`worker ${worker.id} (pid ${worker.pid}) ended by ${status.signal ?? `exit code ${status.exitCode}`}`);
+    if (status.exitCode !== 0) log(`worker ${worker.id} (pid ${worker.pid}) ended by ${describeEnd(status)}`);
   });
   await server.ready;
   const address = server.address();
