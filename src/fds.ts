@@ -1,6 +1,7 @@
-// This process's descriptors: which are open, and what each is open on. Apart from proc.ts
-// because the library reads them at load (daemon/startup.ts), and proc.ts loads on first use.
-import { readdirSync, readlinkSync } from 'fs';
+// This process's descriptors: which are open, what each is open on, closing one that may be
+// closed already. Apart from proc.ts because the library lists them at load
+// (daemon/startup.ts), and proc.ts loads on first use.
+import { closeSync, readdirSync, readlinkSync } from 'fs';
 
 /**
  * This process's open descriptors, ascending: /proc/self/fd on Linux, /dev/fd elsewhere. The
@@ -23,5 +24,14 @@ export function fdTarget(fd: number): string | null {
     return readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     return null;
+  }
+}
+
+/** Closes `fd`, which may be closed already (EBADF is no error here). */
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
   }
 }

@@ -1,7 +1,7 @@
 // The daemon's descriptors: which inherited ones it closes, where its stdio handles point,
 // and how its log files are opened.
 import * as fs from 'fs';
-import { openFds } from '../fds';
+import { closeQuietly, openFds } from '../fds';
 import { identityOf, startupFds } from './startup';
 import { lazy } from '../lazy';
 import { native } from '../native';
@@ -106,13 +106,5 @@ export function openLogFile(file: string): number {
   } catch (error) {
     closeQuietly(fd);
     throw error;
-  }
-}
-
-export function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // EBADF: already closed.
   }
 }

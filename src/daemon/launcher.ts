@@ -5,13 +5,14 @@
 import * as fs from 'fs';
 import { DaemonStartError } from './start-error';
 import { HANDOVER_ENV, Handover } from './startup';
+import { closeQuietly } from '../fds';
 import { fork } from '../fork';
 import { FORK_SAFE_FLAGS } from '../forksafe';
 import { native } from '../native';
 import { HeldPidFile, acquirePidFile, closePidFile, releasePidFile } from '../pidfile';
 import { _exit, setsid, waitpid } from '../posix';
 import { Identity, identify, sessionMembers } from '../proc';
-import { closeQuietly, openLogFile } from './files';
+import { openLogFile } from './files';
 import { Daemon, Settings } from './options';
 import { becomeDaemon } from './runtime';
 import { StatusMessage, describeError, sendStatus } from './status';

@@ -8,6 +8,7 @@
 // it (close-on-exec), so no child of a dead daemon can make it look alive.
 import * as fs from 'fs';
 import { argError } from '../args';
+import { closeQuietly } from '../fds';
 import { FORK_SAFE_FLAGS } from '../forksafe';
 import { native } from '../native';
 import { Identity, commandLine, executable, flockHeld, identify, processesWithFileOpen, readStat } from '../proc';
@@ -325,13 +326,5 @@ function realpathOrNull(file: string): string | null {
     return fs.realpathSync(file);
   } catch {
     return null;
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // EBADF: already closed.
   }
 }
