@@ -10,6 +10,7 @@
 // is measured against the child's own clock reading.
 import { readdirSync, readFileSync, closeSync, readSync, writeSync } from 'fs';
 import { Reaper, WaitStatus, fork, getpid, pipe, processInfo, _exit } from '../src';
+import { openFds } from '../src/fds';
 import { reaperDiagnostics } from '../src/reaper';
 
 interface Options {
@@ -58,14 +59,6 @@ function zombieChildren(parent: number, pids: Iterable<number>): number {
     if (info !== null && info.ppid === parent && info.state === 'Z') count++;
   }
   return count;
-}
-
-function openFds(): number {
-  try {
-    return readdirSync('/proc/self/fd').length;
-  } catch {
-    return -1; // macOS: no /proc
-  }
 }
 
 async function round(children: number, scope: 'own' | 'all'): Promise<RoundResult> {
@@ -132,7 +125,7 @@ async function main(): Promise<void> {
   void process.stdout;
   void process.stderr;
   const resourcesBefore = process.getActiveResourcesInfo().sort();
-  const fdsBefore = openFds();
+  const fdsBefore = openFds().length;
   const results: RoundResult[] = [];
   const started = Date.now();
   for (let r = 0; r < options.rounds; r++) {
@@ -161,7 +154,7 @@ async function main(): Promise<void> {
     resourcesAfter,
     handleLeak: JSON.stringify(resourcesBefore) !== JSON.stringify(resourcesAfter),
     fdsBefore,
-    fdsAfter: openFds(),
+    fdsAfter: openFds().length,
     sigchldWatch: reaperDiagnostics(),
     worstLastExitToLastEventMs: Math.max(...results.map((r) => r.lastExitToLastEventMs)),
     worstExitSpreadMs: Math.max(...results.map((r) => r.exitSpreadMs)),

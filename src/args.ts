@@ -61,6 +61,12 @@ export function invalidValue(name: string, reason: string, value: unknown): neve
     `The ${subject(name)} ${reason}. Received ${shown}`);
 }
 
+/**
+ * The largest value of a C int: the bound of pids, descriptors and millisecond counts that
+ * the system calls and Node's timers take.
+ */
+export const MAX_INT32 = 2147483647;
+
 /** An integer in [min, max]; `maxText` names a symbolic maximum ("2 ** 31 - 1"). */
 export function checkInteger(name: string, value: unknown, min: number, max: number,
   maxText: string = String(max)): number {
@@ -87,6 +93,12 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
+/** A file or socket path: a non-empty string without null bytes. */
+export function checkPath(name: string, value: unknown): string {
+  if (checkString(name, value) === '') invalidValue(name, 'must be a non-empty string', value);
+  return value as string;
+}
+
 export function checkArity(args: IArguments, min: number, max: number): void {
   if (args.length < min) {
     fail(TypeError, 'ERR_MISSING_ARGS',
@@ -108,25 +120,27 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /**
- * The options argument as a null-prototype copy of its own enumerable properties, restricted
- * to `known` names (others are ERR_INVALID_ARG_VALUE). `undefined` means no options. Reading
- * own properties only means `Object.prototype.umask = …` elsewhere changes nothing here.
+ * The options argument as a null-prototype copy of its own properties, restricted to `known`
+ * names (any other, a symbol too, is ERR_INVALID_ARG_VALUE). `undefined` means no options.
+ * Reading own properties only means `Object.prototype.umask = …` elsewhere changes nothing
+ * here. The options must be a plain object; with `anyObject` (daemonize() and Pool, which have
+ * always taken them so), any object but an array, whose inherited properties are ignored.
  */
-export function readOptions(value: unknown, known: readonly string[], name = 'options'):
+export function readOptions(value: unknown, known: readonly string[], name = 'options', anyObject = false):
 Record<string, unknown> {
   const options: Record<string, unknown> = Object.create(null);
   if (value === undefined) return options;
-  if (!isPlainObject(value)) invalidType(name, 'a plain object', value);
-  const symbolKey = Object.getOwnPropertySymbols(value)[0]; // never an option name either
-  if (symbolKey !== undefined) {
-    fail(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}" argument has an unknown property ${String(symbolKey)}`);
+  if (anyObject) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) invalidType(name, 'of type object', value);
+  } else if (!isPlainObject(value)) {
+    invalidType(name, 'a plain object', value);
   }
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
+  for (const key of Reflect.ownKeys(value as object)) {
+    if (typeof key !== 'string' || !known.includes(key)) {
       fail(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `The "${name}" argument has an unknown property '${key}' (known: ${known.join(', ')})`);
+        `The ${subject(name)} has an unknown property '${String(key)}' (known: ${known.join(', ')})`);
     }
-    options[key] = value[key];
+    options[key] = (value as Record<string, unknown>)[key];
   }
   return options;
 }

@@ -1,7 +1,7 @@
 // fork(): the POSIX call, with the policy that makes the child a working Node process.
 import { existsSync } from 'fs';
 import { checkArity } from './args';
-import { childActions } from './child';
+import { childActions } from './child-runtime';
 import { trackChild } from './children';
 import { FORK_SAFE_FLAGS, REQUIRED_FORK_SAFE_FLAGS, isForkSafe } from './forksafe';
 import { native } from './native';
@@ -27,10 +27,10 @@ const forkSafe = isForkSafe();
  * Refused with EBUSY while threadpool requests (fs, dns.lookup, crypto, zlib) are in flight.
  */
 export function fork(): number {
-  // Only on misuse: each function a parent calls between two forks costs it a page fault.
+  // Each function a parent calls between two forks costs it a page fault: the checks call
+  // their helpers only when they fail.
   if (arguments.length !== 0) checkArity(arguments, 0, 0);
   if (!native.onMainThread) requireMainThread('fork()');
-  // Helpers only when needed: each function run between two forks costs a page fault.
   const active = native.activeRequestCount();
   if (active !== 0) refuseInFlightThreadpoolWork(active);
   const actions = childActions();

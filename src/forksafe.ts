@@ -1,7 +1,7 @@
 // The fork-safe mode: Node started with --single-threaded, so V8 posts no background work
 // (GC, compilation) whose worker threads a fork child would not have.
-import { checkArity } from './args';
-import { identityOf, startupFds } from './daemon-startup';
+import { argError, checkArity } from './args';
+import { identityOf, startupFds } from './daemon/startup';
 import { native } from './native';
 import { requireMainThread } from './main-thread';
 
@@ -10,9 +10,8 @@ import { requireMainThread } from './main-thread';
  * (garbage collection, compilation) to worker threads, which a fork child would not have.
  * `--v8-pool-size=1`: one V8 worker thread instead of one per core. Node 18 (V8 10.2) needs it:
  * it hands garbage-collection jobs to those threads even with --single-threaded, and a child
- * can block on their task queue (measured: 15 of 40 stress children clean without it, 400 of
- * 400 with it). On later versions the threads sit idle, but every fork copies their stacks
- * and every child rewrites their descriptors: measured 0.03 ms less per fork with it.
+ * can block on their task queue. On later versions the threads sit idle, but every fork
+ * copies their stacks and every child rewrites their descriptors, so fewer is faster.
  */
 export const FORK_SAFE_FLAGS: readonly string[] = Object.freeze(['--single-threaded', '--v8-pool-size=1']);
 
@@ -91,11 +90,9 @@ export function ensureForkSafe(): void {
   if (startedForkSafe) return;
   requireMainThread('ensureForkSafe()');
   if (programFromStdin()) {
-    throw Object.assign(
-      new Error('ensureForkSafe(): the program was read from standard input, which the re-executed ' +
-        `node cannot read again; run it from a file, or start node with ${FORK_SAFE_FLAGS.join(' ')}`),
-      { code: 'ERR_FORK_SAFE_STDIN' },
-    );
+    throw argError(Error, 'ERR_FORK_SAFE_STDIN', 'ensureForkSafe(): the program was read from standard ' +
+      'input, which the re-executed node cannot read again; run it from a file, or start node with ' +
+      FORK_SAFE_FLAGS.join(' '));
   }
   const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...process.execArgv, ...process.argv.slice(1)];
   const channel = inheritedChannel();

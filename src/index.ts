@@ -3,16 +3,14 @@
 // The core (fork, the POSIX calls, the wait-status macros, the fork-safe mode) loads with the
 // library, written as `export import` so that each is a plain value on the CommonJS exports
 // object: `export { x } from` compiles to a getter, and a getter first called in a fork child
-// (`pf._exit(0)`, or TypeScript's `(0, pf._exit)(0)`) is compiled there, ~0.3 ms a child.
+// (`pf._exit(0)`, or TypeScript's `(0, pf._exit)(0)`) would be compiled there, in every child.
 //
-// Process, Pool, the reapers, daemonize(), processInfo() and prefork() load on first use. Every fork copies
-// the page tables of the parent's memory and every child tears them down, so what a parent
-// has allocated is paid for on each fork: loading them with the library made a fresh parent's
-// fork round trip ~0.1 ms slower (0.97 against 0.87 ms). After that first use they are plain
-// values too. Node's ESM loader reads every export of a CommonJS module when it is imported,
-// so `import` from the ESM entry loads them at once (esm/index.mjs names them).
-import * as daemonError from './daemon-error';
-import './daemon-startup'; // what daemonize() must note at load, before the program runs
+// Process, Pool, the reapers, daemonize(), processInfo() and prefork() load on first use
+// (lazy.ts says why); after that first use they are plain values too. Node's ESM loader reads
+// every export of a CommonJS module when it is imported, so `import` from the ESM entry loads
+// them at once (esm/index.mjs names them).
+import * as daemonError from './daemon/start-error';
+import './daemon/startup'; // what daemonize() must note at load, before the program runs
 import * as forkModule from './fork';
 import * as forksafe from './forksafe';
 import * as posix from './posix';

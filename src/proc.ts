@@ -1,6 +1,7 @@
-// The one reader of other processes' state: /proc/<pid>/stat on Linux, ps(1) on macOS. What a
-// process is (pid, parent, group, session, terminal, start time) is read here and nowhere else.
-import { readFileSync, readdirSync, statSync } from 'fs';
+// The one reader of process state: /proc/<pid>/stat on Linux, ps(1) on macOS. What a process
+// is (pid, parent, group, session, terminal, start time, command line, locks held) is read
+// here and nowhere else; this process's own descriptors are fds.ts's.
+import { readFileSync, readdirSync, realpathSync, statSync } from 'fs';
 import { lazy } from './lazy';
 
 const childProcess = lazy(() => require('child_process') as typeof import('child_process'));
@@ -17,13 +18,19 @@ export interface ProcStat {
   sid: number;
   /** The controlling terminal's device number, 0 for none. */
   ttyNr: number;
+  /** The foreground process group of that terminal, -1 for none. */
+  tpgid: number;
+  /** Nice value, -20 … 19. */
+  nice: number;
+  numThreads: number;
   /** Field 22: clock ticks after boot when the process started; with the pid, its identity. */
   startTime: string;
 }
 
 /** Parses the text of /proc/<pid>/stat; null when it is not in that form. */
 export function parseStat(pid: number, text: string): ProcStat | null {
-  // "pid (comm) state ppid pgrp session tty_nr tpgid flags … starttime(22) …"
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags … nice(19) num_threads(20) …
+  // starttime(22) …": fields counts from field 3, the state.
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
@@ -37,6 +44,9 @@ export function parseStat(pid: number, text: string): ProcStat | null {
     pgid: Number(fields[2]),
     sid: Number(fields[3]),
     ttyNr: Number(fields[4]),
+    tpgid: Number(fields[5]),
+    nice: Number(fields[16]),
+    numThreads: Number(fields[17]),
     startTime: fields[19],
   };
 }
@@ -55,6 +65,57 @@ export function readStat(pid: number): ProcStat | null {
     throw error;
   }
   return parseStat(pid, text);
+}
+
+/**
+ * A device number (st_dev, st_rdev, tty_nr) as Linux packs it: major in bits 8–19, minor in
+ * bits 0–7 and 20–31.
+ */
+export function deviceNumbers(dev: number): { major: number; minor: number } {
+  return { major: Math.floor(dev / 256) & 0xfff, minor: (dev & 0xff) | ((dev >> 12) & 0xfff00) };
+}
+
+/** The arguments of `pid` (/proc/<pid>/cmdline), or null when they cannot be read (Linux). */
+export function commandLine(pid: number): string[] | null {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
+  while (args.length > 0 && args[args.length - 1] === '') args.pop();
+  return args;
+}
+
+/** The executable `pid` runs, as a real path; null when it cannot be read (Linux). */
+export function executable(pid: number): string | null {
+  try {
+    return realpathSync(`/proc/${pid}/exe`);
+  } catch {
+    return null; // another user's process, or gone
+  }
+}
+
+/**
+ * Whether some process holds a flock(2) on the file `dev:ino` (Linux, from /proc/locks, which
+ * answers without taking a lock).
+ */
+export function flockHeld(dev: number, ino: number): boolean {
+  let text: string;
+  try {
+    text = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return false;
+  }
+  // "1: FLOCK  ADVISORY  WRITE 1234 fd:00:4711 0 EOF" (major:minor in hex, inode in decimal)
+  const { major, minor } = deviceNumbers(dev);
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] !== 'FLOCK') continue;
+    const [maj, min, inode] = (fields[5] ?? '').split(':');
+    if (Number(inode) === ino && parseInt(maj, 16) === major && parseInt(min, 16) === minor) return true;
+  }
+  return false;
 }
 
 /** Every pid in /proc (Linux). */

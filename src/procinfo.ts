@@ -2,9 +2,10 @@
 // session and terminal: how the examples and tests see zombies and orphans.
 // Linux reads /proc/<pid>/stat; macOS asks ps(1).
 import { readlinkSync } from 'fs';
+import { MAX_INT32, checkArity, checkInteger } from './args';
 import { lazy } from './lazy';
 import { native } from './native';
-import { readStat } from './proc';
+import { deviceNumbers, readStat } from './proc';
 
 const childProcess = lazy(() => require('child_process') as typeof import('child_process'));
 
@@ -24,48 +25,6 @@ export interface ProcessInfo {
   command: string;
 }
 
-const MAX_INT32 = 2147483647;
-
-function argumentError(
-  Kind: TypeErrorConstructor | RangeErrorConstructor,
-  code: string,
-  message: string,
-): Error {
-  const error = new Kind(message);
-  (error as NodeJS.ErrnoException).code = code;
-  return error;
-}
-
-function received(value: unknown): string {
-  if (value === null || value === undefined) return `Received ${String(value)}`;
-  if (typeof value === 'function') return 'Received function';
-  if (typeof value === 'object') {
-    const name = Array.isArray(value) ? 'Array' : (value.constructor?.name ?? 'Object');
-    return `Received an instance of ${name}`;
-  }
-  return `Received type ${typeof value} (${String(value)})`;
-}
-
-function checkPid(args: IArguments): number {
-  if (args.length !== 1) {
-    throw args.length === 0
-      ? argumentError(TypeError, 'ERR_MISSING_ARGS', 'Expected at least 1 argument(s), received 0')
-      : argumentError(TypeError, 'ERR_TOO_MANY_ARGS',
-        `Expected at most 1 argument(s), received ${args.length}`);
-  }
-  const pid: unknown = args[0];
-  if (typeof pid !== 'number') {
-    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE',
-      `The "pid" argument must be of type number. ${received(pid)}`);
-  }
-  if (!Number.isInteger(pid) || pid < 1 || pid > MAX_INT32) {
-    throw argumentError(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "pid" is out of range. It must be an integer >= 1 and <= ${MAX_INT32}. ` +
-        `Received ${String(pid)}`);
-  }
-  return pid;
-}
-
 /**
  * What `ps -o pid,ppid,pgid,sid,stat,tty,comm -p PID` shows for `pid`, or null when there is
  * no such process (a reaped zombie is gone; an unreaped one is there with state 'Z').
@@ -73,11 +32,12 @@ function checkPid(args: IArguments): number {
  *
  * Linux: parsed from /proc/<pid>/stat (fields after the last ')', since the name may contain
  * spaces and parentheses); a thread id also answers. macOS: runs `ps -o ppid=,pgid=,tty=,
- * stat=,comm= -p PID` (a process start, about a millisecond) and getsid(2); `sid` is -1 when
+ * stat=,comm= -p PID` (a process start) and getsid(2); `sid` is -1 when
  * getsid refuses (zombies). Throws TypeError/RangeError unless `pid` is an integer ≥ 1.
  */
 export function processInfo(pid: number): ProcessInfo | null {
-  checkPid(arguments);
+  checkArity(arguments, 1, 1);
+  checkInteger('pid', pid, 1, MAX_INT32);
   return process.platform === 'linux' ? linuxInfo(pid) : psInfo(pid);
 }
 
@@ -90,26 +50,39 @@ function linuxInfo(pid: number): ProcessInfo | null {
     pgid: stat.pgid,
     sid: stat.sid,
     state: stat.state,
-    tty: linuxTtyName(stat.ttyNr),
+    tty: ttyName(stat.ttyNr),
     command: stat.comm,
   };
 }
 
-// tty_nr packs the device number: major in bits 8–19, minor in bits 0–7 and 20–31.
-function linuxTtyName(ttyNr: number): string | null {
+/**
+ * The name `ps` shows for a terminal device number (tty_nr of /proc/<pid>/stat), or null for
+ * none.
+ * `lookup` names the devices without a fixed number (udev's /dev/char links).
+ */
+export function ttyName(ttyNr: number, lookup: (major: number, minor: number) => string | null = charDeviceName):
+string | null {
   if (ttyNr === 0) return null;
-  const major = (ttyNr >> 8) & 0xfff;
-  const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00);
+  const { major, minor } = deviceNumbers(ttyNr);
   if (major >= 136 && major <= 143) return `pts/${(major - 136) * 256 + minor}`;
   if (major === 4) return minor < 64 ? `tty${minor}` : `ttyS${minor - 64}`;
   if (major === 5 && minor === 0) return 'tty';
   if (major === 5 && minor === 1) return 'console';
+  return lookup(major, minor) ?? `${major}:${minor}`;
+}
+
+function charDeviceName(major: number, minor: number): string | null {
   try {
-    // udev's /dev/char/<major>:<minor> links name every other character device.
     return readlinkSync(`/dev/char/${major}:${minor}`).replace(/^(\.\.\/)+/, '');
   } catch {
-    return `${major}:${minor}`;
+    return null;
   }
+}
+
+/** The TTY column of macOS ps as the name ps shows on Linux: '??' none, 's000' 'ttys000'. */
+export function psTtyName(column: string): string | null {
+  if (column === '??' || column === '?') return null;
+  return column.startsWith('tty') || column === 'console' ? column : `tty${column}`;
 }
 
 function psInfo(pid: number): ProcessInfo | null {
@@ -138,8 +111,7 @@ function psInfo(pid: number): ProcessInfo | null {
     pgid: Number(pgid),
     sid,
     state: stat[0],
-    tty: tty === '??' || tty === '?' ? null : tty.startsWith('tty') || tty === 'console' ? tty
-      : `tty${tty}`,
+    tty: psTtyName(tty),
     command: comm.slice(comm.lastIndexOf('/') + 1),
   };
 }

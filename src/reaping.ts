@@ -4,7 +4,7 @@
 //
 // Every status goes through reportWait() (src/posix.ts) to children.ts, and every Reaper and
 // waitFor() listens there, so a status is never lost whichever path reaped the child.
-import { onFork } from './child';
+import { onFork } from './child-runtime';
 import { claimStatus, isOwnChild, onChildReaped, onForeignChildReaped, ownChildren, untrackChild } from './children';
 import { WaitRecord, native } from './native';
 import { reportWait } from './posix';

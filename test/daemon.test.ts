@@ -229,7 +229,7 @@ describe('daemonize() options', () => {
     expectError('string options', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('array options', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('two arguments', 'TypeError', 'ERR_TOO_MANY_ARGS');
-    expectError('unknown option', 'TypeError', 'ERR_INVALID_ARG_VALUE', /Unknown daemonize\(\) option "pidfile"/);
+    expectError('unknown option', 'TypeError', 'ERR_INVALID_ARG_VALUE', /The "options" argument has an unknown property 'pidfile'/);
     expectError('workingDirectory number', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('workingDirectory empty', 'TypeError', 'ERR_INVALID_ARG_VALUE');
     expectError('workingDirectory NUL', 'TypeError', 'ERR_INVALID_ARG_VALUE');
@@ -761,13 +761,13 @@ describeLinux.each(strategies)('end to end: an HTTP server daemon, %s', (_label,
 // ---- the example ----------------------------------------------------------------------------
 
 describeLinux('examples/daemon.ts', () => {
-  test.each([['seed'], ['library']])('the %s recipe leaves a daemon whose pidfile goes away at its end', async (mode) => {
+  test.each([['hand-written'], ['library']])('the %s recipe leaves a daemon whose pidfile goes away at its end', async (mode) => {
     const pidFile = path.join(tmp, 'example.pid');
     const result = await runNode([path.join(ROOT, 'dist', 'examples', 'daemon.js'), '--pid-file', pidFile,
       '--seconds', '1', ...(mode === 'library' ? ['--library'] : [])]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    // The seed's launcher does not wait for its daemon: the pidfile appears a moment later.
+    // The hand-written recipe's launcher does not wait for its daemon: the pidfile appears a moment later.
     await until(() => fs.existsSync(pidFile) && /^\d+\n/.test(fs.readFileSync(pidFile, 'utf8')));
     fs.writeFileSync(path.join(tmp, 'registry'), fs.readFileSync(pidFile));
     const pid = readPid(pidFile);

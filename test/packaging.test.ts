@@ -68,7 +68,7 @@ describe('entry points', () => {
       const api = require('posix-fork');
       const isGetter = (k) => 'get' in Object.getOwnPropertyDescriptor(api, k);
       const loaded = () => Object.keys(require.cache).map((p) => p.split('/dist/src/').pop())
-        .filter((file) => /^(process\\/index|daemon\\/index|reaper|procinfo|pidfile|proc|pool\\/index|prefork\\/index)\\.js$/.test(file))
+        .filter((file) => /^(process\\/index|daemon\\/index|reaper|procinfo|pidfile\\/index|proc|pool\\/index|prefork\\/index)\\.js$/.test(file))
         .sort();
       const getters = Object.keys(api).filter(isGetter).sort();
       const loadedAtStart = loaded();
@@ -88,7 +88,7 @@ describe('entry points', () => {
     expect(seen.kinds).toEqual(['function']);
     expect(seen.gettersAfterUse).toEqual([]);
     expect(seen.loadedAfterUse).toEqual([
-      'daemon/index.js', 'pidfile.js', 'pool/index.js', 'prefork/index.js', 'proc.js', 'process/index.js', 'procinfo.js',
+      'daemon/index.js', 'pidfile/index.js', 'pool/index.js', 'prefork/index.js', 'proc.js', 'process/index.js', 'procinfo.js',
       'reaper.js',
     ]);
   });

@@ -1,54 +1,7 @@
-// Pool's pure logic, in process: option checks, chunk planning and hand-out, the result encoding.
+// Pool's pure logic, in process: chunk planning and hand-out, the result encoding
+// (its options: pool-options.unit.test.ts).
 import { decodeRecord, encodeResults } from '../src/pool/channel';
-import {
-  MAX_PROCESSES,
-  checkChunksize,
-  checkProcesses,
-  defaultChunksize,
-  defaultProcesses,
-  readOptions,
-  toItems,
-} from '../src/pool/options';
 import { Dispatcher, PREFETCH, STOP, chunkEnd, chunkStart, planChunks, workerCount } from '../src/pool/schedule';
-
-describe('options', () => {
-  test("default chunksize follows Python's rule: ceil(n / (4 × processes))", () => {
-    expect(defaultChunksize(0, 4)).toBe(1);
-    expect(defaultChunksize(1, 4)).toBe(1);
-    expect(defaultChunksize(16, 4)).toBe(1);
-    expect(defaultChunksize(17, 4)).toBe(2);
-    expect(defaultChunksize(200, 2)).toBe(25);
-    expect(defaultChunksize(201, 2)).toBe(26);
-  });
-
-  test('own properties only; unknown keys refused; undefined means the default', () => {
-    expect(readOptions(undefined, 'options', ['a'])).toEqual({});
-    expect(readOptions(Object.create({ a: 1 }), 'options', ['a'])).toEqual({});
-    expect(readOptions({ a: 2 }, 'options', ['a'])).toEqual({ a: 2 });
-    expect(() => readOptions({ b: 1 }, 'options', ['a'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-    expect(() => readOptions([], 'options', ['a'])).toThrow(TypeError);
-    expect(() => readOptions(null, 'options', ['a'])).toThrow(TypeError);
-  });
-
-  test('processes and chunksize: integers in range', () => {
-    expect(checkProcesses(undefined)).toBe(defaultProcesses());
-    expect(defaultProcesses()).toBeGreaterThanOrEqual(1);
-    expect(checkProcesses(3)).toBe(3);
-    expect(() => checkProcesses(0)).toThrow(RangeError);
-    expect(() => checkProcesses(MAX_PROCESSES + 1)).toThrow(RangeError);
-    expect(() => checkProcesses('2')).toThrow(TypeError);
-    expect(checkChunksize(undefined)).toBeNull();
-    expect(() => checkChunksize(1.5)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-  });
-
-  test('items: an array as it is, other iterables read now', () => {
-    const array = [1, 2];
-    expect(toItems('iterable', array)).toBe(array);
-    expect(toItems('iterable', new Set([3, 4]))).toEqual([3, 4]);
-    expect(toItems('iterable', 'ab')).toEqual(['a', 'b']);
-    expect(() => toItems('iterable', { length: 1 })).toThrow(TypeError);
-  });
-});
 
 describe('chunks', () => {
   test('plan and bounds cover every item once', () => {

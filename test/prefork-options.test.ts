@@ -1,7 +1,7 @@
-// prefork(): what is refused before anything binds, and the respawn backoff (pure logic).
+// prefork(): what is refused before anything binds (in-process: nothing forks).
 import * as net from 'net';
 import { prefork } from '../src';
-import { CRASH_LOOP_FAILURES, heartbeatInterval, normaliseOptions, respawnDelay } from '../src/prefork/options';
+import { heartbeatInterval, normaliseOptions } from '../src/prefork/options';
 
 const serve = () => undefined;
 
@@ -86,14 +86,7 @@ test('a port in use rejects ready with EADDRINUSE (nothing forked)', async () =>
   }
 });
 
-test('respawn backoff: the first replacement at once, then doubling, capped', () => {
-  expect(respawnDelay(0)).toBe(0);
-  expect(respawnDelay(1)).toBe(0);
-  expect(respawnDelay(2)).toBe(100);
-  expect(respawnDelay(3)).toBe(200);
-  expect(respawnDelay(CRASH_LOOP_FAILURES)).toBe(800);
-  expect(respawnDelay(50)).toBe(5000);
-  for (let n = 1; n < 20; n++) expect(respawnDelay(n + 1)).toBeGreaterThanOrEqual(respawnDelay(n));
+test('the heartbeat period: a quarter of the timeout, between 20 ms and 1 s', () => {
   expect(heartbeatInterval(30000)).toBe(1000);
   expect(heartbeatInterval(1000)).toBe(250);
   expect(heartbeatInterval(10)).toBe(20);

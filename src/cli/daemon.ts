@@ -15,7 +15,7 @@ import {
 import { Identity, identify, sessionMembers } from '../proc';
 import { sleepMs } from '../sleep';
 import { execFailureStatus, execProgram, resolveCommand } from './exec';
-import { CliError } from './output';
+import { CliError, USAGE_EXIT } from './output';
 
 export interface DaemonOptions {
   pidfile?: string;
@@ -35,9 +35,18 @@ export function parseUmask(text: string): number {
   const match = /^(?:0o)?([0-7]{1,4})$/i.exec(text.trim());
   const mask = match ? parseInt(match[1], 8) : NaN;
   if (!Number.isInteger(mask) || mask > 0o777) {
-    throw new CliError(`invalid --umask '${text}': expected an octal mask from 000 to 777`, 2);
+    throw new CliError(`invalid --umask '${text}': expected an octal mask from 000 to 777`, USAGE_EXIT);
   }
   return mask;
+}
+
+/** `stop --timeout`: seconds, 0 to 86400 (a day). */
+export function parseSeconds(text: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86400) {
+    throw new CliError(`invalid --timeout '${text}': expected seconds from 0 to 86400`, USAGE_EXIT);
+  }
+  return seconds;
 }
 
 /**
@@ -59,7 +68,7 @@ export function startDaemon(command: string[], options: DaemonOptions): never {
     } catch {
       // reported below
     }
-    if (!isDirectory) throw new CliError(`--cwd ${options.cwd}: not a directory`, 2);
+    if (!isDirectory) throw new CliError(`--cwd ${options.cwd}: not a directory`, USAGE_EXIT);
   }
   const daemon = daemonize({
     pidFile: options.pidfile,

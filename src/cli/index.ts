@@ -7,16 +7,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensureForkSafe } from '../index';
 import { PidProof } from '../pidfile';
-import { daemonStatus, startDaemon, stopDaemon } from './daemon';
+import { daemonStatus, parseSeconds, startDaemon, stopDaemon } from './daemon';
 import { DemoOutput } from './demos/context';
 import { DEMOS, findDemo } from './demos/index';
-import { CliError, errorLine, makeStyle, wantsColor } from './output';
+import { CliError, USAGE_EXIT, errorLine, makeStyle, wantsColor } from './output';
 import { reap } from './reap';
 import { runScript } from './run';
 import { parseWorkers, serve } from './serve';
-
-/** Usage errors (unknown option, missing argument): 2, as most Unix tools. */
-const USAGE_EXIT = 2;
 
 function packageVersion(): string {
   try {
@@ -214,14 +211,6 @@ function proofOf(options: { exec?: string; name?: string }): PidProof {
   if (options.exec !== undefined) proof.exec = options.exec;
   if (options.name !== undefined) proof.name = options.name;
   return proof;
-}
-
-function parseSeconds(text: string): number {
-  const seconds = Number(text);
-  if (text.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86400) {
-    throw new CliError(`invalid --timeout '${text}': expected seconds from 0 to 86400`, USAGE_EXIT);
-  }
-  return seconds;
 }
 
 /** Which subcommand argv names, for error lines. */

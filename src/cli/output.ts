@@ -47,11 +47,8 @@ export function makeStyle(enabled: boolean): Style {
   };
 }
 
-/** Visible width of a string that may hold ANSI colour codes. */
-export function visibleLength(text: string): number {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
-}
+/** Usage errors (unknown option, bad value, missing argument): 2, as most Unix tools. */
+export const USAGE_EXIT = 2;
 
 /** An error the command reports as one line on stderr, ending with `exitCode`. */
 export class CliError extends Error {

@@ -1,9 +1,8 @@
 // The process-table rows the demos show: STAT PPID PID CMD, as `ps -o stat,ppid,pid,cmd`
-// prints them. Linux: processInfo() plus /proc/<pid>/stat (foreground group, nice, threads)
-// and /proc/<pid>/cmdline; elsewhere `ps` itself.
+// prints them. Linux: /proc/<pid>/stat and cmdline, read by proc.ts; elsewhere `ps` itself.
 import { execFileSync } from 'child_process';
-import { readFileSync } from 'fs';
 import { processInfo } from '../index';
+import { ProcStat, commandLine, readStat } from '../proc';
 import { Style } from './output';
 
 export interface PsRow {
@@ -21,34 +20,27 @@ export function psRow(pid: number): PsRow | null {
 }
 
 function linuxRow(pid: number): PsRow | null {
-  const info = processInfo(pid);
-  if (info === null) return null;
-  let flags = '';
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 of proc(5): tpgid is field 8, nice 19, num_threads 20.
-    const tpgid = Number(fields[5]);
-    const nice = Number(fields[16]);
-    const threads = Number(fields[17]);
-    if (nice < 0) flags += '<';
-    else if (nice > 0) flags += 'N';
-    if (info.sid === pid) flags += 's';
-    if (threads > 1) flags += 'l';
-    if (info.tty !== null && tpgid === info.pgid) flags += '+';
-  } catch {
-    // Gone between the two reads: the state letter alone.
-  }
-  let args: string[] = [];
-  try {
-    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    while (args.length > 0 && args[args.length - 1] === '') args.pop();
-  } catch {
-    args = [];
-  }
-  let cmd = args.length > 0 ? args.join(' ') : `[${info.command}]`;
-  if (info.state === 'Z') cmd = `[${info.command}] <defunct>`;
-  return { stat: info.state + flags, ppid: info.ppid, pid, cmd };
+  const stat = readStat(pid);
+  if (stat === null) return null;
+  const args = commandLine(pid) ?? [];
+  let cmd = args.length > 0 ? args.join(' ') : `[${stat.comm}]`;
+  if (stat.state === 'Z') cmd = `[${stat.comm}] <defunct>`;
+  return { stat: psStat(stat), ppid: stat.ppid, pid, cmd };
+}
+
+/**
+ * The STAT column as ps(1) prints it on Linux: the state letter, then < (raised priority) or
+ * N (lowered), s (session leader), l (more than one thread), + (in its terminal's foreground
+ * process group).
+ */
+export function psStat(stat: ProcStat): string {
+  let text = stat.state;
+  if (stat.nice < 0) text += '<';
+  else if (stat.nice > 0) text += 'N';
+  if (stat.sid === stat.pid) text += 's';
+  if (stat.numThreads > 1) text += 'l';
+  if (stat.ttyNr !== 0 && stat.tpgid === stat.pgid) text += '+';
+  return text;
 }
 
 function psCommandRow(pid: number): PsRow | null {

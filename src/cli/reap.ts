@@ -1,10 +1,10 @@
 // `posix-fork reap -- cmd…`: a small init like tini. Runs the command as its child, forwards
 // signals to it (or to its process group), reaps every child that ends — the command's
 // orphans too when it is PID 1 or a subreaper — and exits with the command's status.
-import { readFileSync } from 'fs';
 import * as os from 'os';
 import { inheritedChannel, inheritedFds } from '../forksafe';
 import { native } from '../native';
+import { readStat } from '../proc';
 import { Reaper, WaitStatus, fork, getpid, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
 import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
@@ -43,13 +43,12 @@ function senderOf(signal: NodeJS.Signals): number | null {
   return SENDER_CODES.has(record[0]) ? record[1] : 0;
 }
 
-/** Linux: this process's group is the foreground group of its terminal (stat fields 5, 8). */
+/** Linux: this process's group is the foreground group of its terminal. */
 function inForegroundGroup(): boolean {
   if (process.platform !== 'linux') return false;
   try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[4] !== '0' && fields[2] === fields[5];
+    const stat = readStat(process.pid);
+    return stat !== null && stat.ttyNr !== 0 && stat.pgid === stat.tpgid;
   } catch {
     return false;
   }
@@ -108,7 +107,7 @@ Promise<number> {
   const reaper = new Reaper({ scope: 'all' });
   reaper.on('exit', (status) => {
     if (status.pid !== child && options.verbose) {
-      log(`reaped orphan ${status.pid} (${describe(status)})`);
+      log(`reaped orphan ${status.pid} (${describeEnd(status)})`);
     }
   });
   reaper.start();
@@ -145,7 +144,7 @@ Promise<number> {
   reaper.stop();
   for (const signal of watched) native.signalInfoUnwatch(signalNumber(signal));
   for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
-  if (options.verbose) log(`${name} (pid ${pid}) ended: ${describe(status)}`);
+  if (options.verbose) log(`${name} (pid ${pid}) ended: ${describeEnd(status)}`);
   return shellStatus(status);
 }
 
@@ -158,7 +157,8 @@ function commandEnv(reaperPid: number): NodeJS.ProcessEnv {
   return { ...process.env, LISTEN_PID: String(getpid()) };
 }
 
-function describe(status: WaitStatus): string {
+/** How a process ended, as the CLI reports it: 'exit code 3', 'signal SIGSEGV, core dumped'. */
+export function describeEnd(status: WaitStatus): string {
   if (status.exitCode !== null) return `exit code ${status.exitCode}`;
   const core = status.coreDumped ? ', core dumped' : '';
   return `signal ${status.signal ?? status.signalNumber}${core}`;

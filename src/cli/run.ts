@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FORK_SAFE_FLAGS, inheritedChannel, inheritedFds } from '../forksafe';
 import { execProgram } from './exec';
-import { CliError } from './output';
+import { CliError, USAGE_EXIT } from './output';
 
 /** Node would resolve `script` as a file, adding .js/.cjs/.mjs or /index.js as require() does. */
 function scriptExists(script: string): boolean {
@@ -22,7 +22,7 @@ function scriptExists(script: string): boolean {
 
 /** Replaces this process with node in the fork-safe mode running `script`. Never returns. */
 export function runScript(script: string, args: readonly string[]): never {
-  if (!scriptExists(script)) throw new CliError(`cannot find script '${script}'`, 2);
+  if (!scriptExists(script)) throw new CliError(`cannot find script '${script}'`, USAGE_EXIT);
   const execArgv = process.execArgv.filter((flag) => !FORK_SAFE_FLAGS.includes(flag));
   const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...execArgv, script, ...args];
   const channel = inheritedChannel();

@@ -4,15 +4,15 @@ import * as http from 'http';
 import * as path from 'path';
 import { daemonize, prefork } from '../index';
 import type { ListenSpec, WorkerContext } from '../prefork';
-import { CliError } from './output';
+import { MAX_WORKERS } from '../prefork/options';
+import { CliError, USAGE_EXIT } from './output';
+import { describeEnd } from './reap';
 
 export interface ServeOptions {
   workers?: number;
   listen: string;
   pidfile?: string;
 }
-
-const USAGE_EXIT = 2;
 
 /** PORT, HOST:PORT, [IPv6]:PORT, or a unix socket path (anything with a slash). */
 export function parseListen(text: string): ListenSpec {
@@ -28,8 +28,8 @@ export function parseListen(text: string): ListenSpec {
 
 export function parseWorkers(text: string): number {
   const workers = Number(text);
-  if (!/^\d+$/.test(text) || workers < 1 || workers > 1024) {
-    throw new CliError(`invalid --workers '${text}': expected 1 to 1024`, USAGE_EXIT);
+  if (!/^\d+$/.test(text) || workers < 1 || workers > MAX_WORKERS) {
+    throw new CliError(`invalid --workers '${text}': expected 1 to ${MAX_WORKERS}`, USAGE_EXIT);
   }
   return workers;
 }
@@ -67,7 +67,7 @@ export async function serve(file: string, options: ServeOptions, log: (line: str
   const server = prefork({ listen, workers: options.workers, serve: serveApp });
   server.on('error', (error: Error) => log(error.message));
   server.on('exit', (worker, status) => {
-    if (status.exitCode !== 0) log(`worker ${worker.id} (pid ${worker.pid}) ended by ${status.signal ?? `exit code ${status.exitCode}`}`);
+    if (status.exitCode !== 0) log(`worker ${worker.id} (pid ${worker.pid}) ended by ${describeEnd(status)}`);
   });
   await server.ready;
   const address = server.address();

@@ -1,8 +1,8 @@
 // The daemon's descriptors: which inherited ones it closes, where its stdio handles point,
 // and how its log files are opened.
 import * as fs from 'fs';
-import { identityOf, listFds, startupFds } from '../daemon-startup';
-import { closeQuietly } from '../fds';
+import { closeQuietly, openFds } from '../fds';
+import { identityOf, startupFds } from './startup';
 import { lazy } from '../lazy';
 import { native } from '../native';
 
@@ -18,7 +18,7 @@ const LOG_RESERVE_BYTES = 64 * 1024;
  * the event loop), and closing them behind Node's back would break those objects.
  */
 export function closeInheritedFds(keep: ReadonlySet<number>): void {
-  for (const fd of listFds()) {
+  for (const fd of openFds()) {
     if (fd <= 2 || keep.has(fd)) continue;
     let inheritable: boolean;
     try {
@@ -59,7 +59,7 @@ export function retargetStdioHandles(
     }
   }
   if (!detached) return;
-  for (const fd of listFds()) {
+  for (const fd of openFds()) {
     if (fd <= 2 || keep.has(fd) || handled.has(fd) || fd === devNull) continue;
     let terminal = false;
     try {

@@ -12,13 +12,15 @@
 //            daemon in place (new-style daemon, daemon(7)).
 //
 // options.ts checks the options, launcher.ts is the launching process, runtime.ts the
-// daemon's side, files.ts its descriptors and logs, status.ts the pipe between the two.
-import { handover } from '../daemon-startup';
+// daemon's side, files.ts its descriptors and logs, status.ts the pipe between the two;
+// startup.ts and start-error.ts are what the library loads before daemonize() is called.
+import { argError, checkArity } from '../args';
 import { isForkSafe } from '../forksafe';
-import { checkPathsBeforeFork, launchByFork, launchByReexec } from './launcher';
-import { Daemon, DaemonizeOptions, argError, normalizeOptions, startedBySupervisor } from './options';
-import { becomeInPlace, finishReexec, isDaemonized } from './runtime';
 import { requireMainThread } from '../main-thread';
+import { checkPathsBeforeFork, launchByFork, launchByReexec } from './launcher';
+import { Daemon, DaemonizeOptions, normalizeOptions, startedBySupervisor } from './options';
+import { becomeInPlace, finishReexec, isDaemonized } from './runtime';
+import { handover } from './startup';
 
 export type { Daemon, DaemonizeOptions } from './options';
 
@@ -41,16 +43,11 @@ export type { Daemon, DaemonizeOptions } from './options';
  * macOS; a pidfile record's start time comes from /proc on Linux and ps(1) on macOS.
  */
 export function daemonize(options?: DaemonizeOptions): Daemon {
-  if (arguments.length > 1) {
-    const count = arguments.length;
-    throw argError(TypeError, 'ERR_TOO_MANY_ARGS', `Expected at most 1 argument(s), received ${count}`);
-  }
+  checkArity(arguments, 0, 1);
   if (handover !== null && !isDaemonized()) return finishReexec(handover, options);
   const settings = normalizeOptions(options);
   if (isDaemonized()) {
-    throw Object.assign(new Error('daemonize() was already called in this process'), {
-      code: 'ERR_ALREADY_DAEMONIZED',
-    });
+    throw argError(Error, 'ERR_ALREADY_DAEMONIZED', 'daemonize() was already called in this process');
   }
   requireMainThread('daemonize()');
   const detach = settings.detach === 'auto' ? !startedBySupervisor() : settings.detach;

@@ -3,9 +3,9 @@
 // waits on the status pipe until the daemon has written its pidfile (with waitForReady, until
 // ready() or a failure) and ends.
 import * as fs from 'fs';
-import { DaemonStartError } from '../daemon-error';
+import { DaemonStartError } from './start-error';
+import { HANDOVER_ENV, Handover } from './startup';
 import { closeQuietly } from '../fds';
-import { HANDOVER_ENV, Handover } from '../daemon-startup';
 import { fork } from '../fork';
 import { FORK_SAFE_FLAGS } from '../forksafe';
 import { native } from '../native';

@@ -1,6 +1,8 @@
 // daemonize() options: their types, and their checks (own properties only) into Settings.
 import * as path from 'path';
-import { inspect } from 'util';
+import {
+  MAX_INT32, checkBoolean, checkInteger, checkPath, checkString, invalidType, invalidValue, readOptions,
+} from '../args';
 
 /** Options of daemonize(). Paths are resolved against the launcher's working directory. */
 export interface DaemonizeOptions {
@@ -75,60 +77,9 @@ const OPTION_NAMES = [
   'startTimeoutMs',
 ];
 
-type ErrorClass = new (message: string) => Error;
-
-export function argError(kind: ErrorClass, code: string, message: string): Error {
-  return Object.assign(new kind(message), { code });
-}
-
-export function describeValue(value: unknown): string {
-  if (value === null) return 'Received null';
-  if (typeof value === 'function') return 'Received function';
-  if (typeof value === 'object') return 'Received an instance of Object';
-  return `Received ${inspect(value)}`;
-}
-
-function integerOption(name: string, value: unknown, min: number, max: number, maxText: string): number {
-  if (typeof value !== 'number') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-      `The "options.${name}" property must be of type number. ${describeValue(value)}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw argError(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "options.${name}" is out of range. ` +
-        `It must be an integer >= ${min} and <= ${maxText}. Received ${value}`);
-  }
-  return value;
-}
-
-function stringOption(name: string, value: unknown): string {
-  if (typeof value !== 'string') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-      `The "options.${name}" property must be of type string. ${describeValue(value)}`);
-  }
-  if (value === '' || value.includes('\0')) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE',
-      `The "options.${name}" property must be a non-empty string without null bytes. ` +
-        describeValue(value));
-  }
-  return value;
-}
-
+/** The settings daemonize() works from: `options` checked, defaults filled in, paths absolute. */
 export function normalizeOptions(options: unknown): Settings {
-  if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-      `The "options" argument must be of type object. ${describeValue(options)}`);
-  }
-  // Own properties only: nothing on Object.prototype changes what a daemon does.
-  const given: Record<string, unknown> = Object.create(null);
-  for (const key of Object.keys(options)) given[key] = (options as Record<string, unknown>)[key];
-  for (const key of Object.keys(given)) {
-    if (!OPTION_NAMES.includes(key)) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `Unknown daemonize() option "${key}". Known options: ${OPTION_NAMES.join(', ')}`);
-    }
-  }
+  const given = readOptions(options, OPTION_NAMES, 'options', true);
   const settings: Settings = {
     workingDirectory: '/',
     umask: 0,
@@ -144,80 +95,57 @@ export function normalizeOptions(options: unknown): Settings {
     startTimeoutMs: 30000,
   };
   if (given.workingDirectory !== undefined) {
-    settings.workingDirectory = path.resolve(stringOption('workingDirectory', given.workingDirectory));
+    settings.workingDirectory = path.resolve(checkPath('options.workingDirectory', given.workingDirectory));
   }
-  if (given.umask !== undefined) {
-    settings.umask = integerOption('umask', given.umask, 0, 0o777, '0o777');
-  }
-  if (given.pidFile !== undefined) {
-    settings.pidFile = path.resolve(stringOption('pidFile', given.pidFile));
-  }
+  if (given.umask !== undefined) settings.umask = checkInteger('options.umask', given.umask, 0, 0o777, '0o777');
+  if (given.pidFile !== undefined) settings.pidFile = path.resolve(checkPath('options.pidFile', given.pidFile));
   for (const name of ['stdout', 'stderr'] as const) {
     if (given[name] === undefined) continue;
-    const target = stringOption(name, given[name]);
+    const target = checkPath(`options.${name}`, given[name]);
     settings[name] = target === 'ignore' ? null : path.resolve(target);
     settings[name === 'stdout' ? 'stdoutGiven' : 'stderrGiven'] = true;
   }
-  if (given.keepFds !== undefined) {
-    const list = given.keepFds;
-    if (!Array.isArray(list)) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-        `The "options.keepFds" property must be an array of integers. ${describeValue(list)}`);
-    }
-    for (const fd of list) {
-      if (typeof fd !== 'number') {
-        throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-          `The "options.keepFds" entries must be of type number. ${describeValue(fd)}`);
-      }
-      if (!Number.isInteger(fd) || fd < 3 || fd > 0x7fffffff) {
-        throw argError(RangeError, 'ERR_OUT_OF_RANGE',
-          'The "options.keepFds" entries must be integers >= 3 ' +
-            `(fds 0-2 are set by stdout/stderr). Received ${fd}`);
-      }
-      if (!settings.keepFds.includes(fd)) settings.keepFds.push(fd);
-    }
-  }
-  if (given.env !== undefined) {
-    const env = given.env;
-    if (env === null || typeof env !== 'object' || Array.isArray(env)) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-        `The "options.env" property must be of type object. ${describeValue(env)}`);
-    }
-    for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
-      if (name === '' || name.includes('=') || name.includes('\0')) {
-        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE',
-          `The "options.env" names must be non-empty, without "=" or null bytes. Received ${inspect(name)}`);
-      }
-      if (value === undefined || value === null) {
-        settings.env.push([name, null]);
-      } else if (typeof value === 'string' && !value.includes('\0')) {
-        settings.env.push([name, value]);
-      } else {
-        throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-          `The "options.env.${name}" value must be a string without null bytes, null or ` +
-            `undefined. ${describeValue(value)}`);
-      }
-    }
-  }
+  if (given.keepFds !== undefined) settings.keepFds = keptFds(given.keepFds);
+  if (given.env !== undefined) settings.env = envChanges(given.env);
   if (given.detach !== undefined) {
     const detach = given.detach;
     if (detach !== 'auto' && detach !== true && detach !== false) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `The "options.detach" property must be 'auto', true or false. ${describeValue(detach)}`);
+      invalidValue('options.detach', "must be 'auto', true or false", detach);
     }
     settings.detach = detach;
   }
-  if (given.waitForReady !== undefined) {
-    if (typeof given.waitForReady !== 'boolean') {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE',
-        `The "options.waitForReady" property must be of type boolean. ${describeValue(given.waitForReady)}`);
-    }
-    settings.waitForReady = given.waitForReady;
-  }
+  if (given.waitForReady !== undefined) settings.waitForReady = checkBoolean('options.waitForReady', given.waitForReady);
   if (given.startTimeoutMs !== undefined) {
-    settings.startTimeoutMs = integerOption('startTimeoutMs', given.startTimeoutMs, 1, 0x7fffffff, '2147483647');
+    settings.startTimeoutMs = checkInteger('options.startTimeoutMs', given.startTimeoutMs, 1, MAX_INT32);
   }
   return settings;
+}
+
+/** keepFds: descriptors >= 3 (0-2 are set by stdout and stderr), each once. */
+function keptFds(list: unknown): number[] {
+  if (!Array.isArray(list)) invalidType('options.keepFds', 'an instance of Array', list);
+  const fds: number[] = [];
+  list.forEach((fd: unknown, index) => {
+    const checked = checkInteger(`options.keepFds[${index}]`, fd, 3, MAX_INT32);
+    if (!fds.includes(checked)) fds.push(checked);
+  });
+  return fds;
+}
+
+/** env: a string sets the variable, null or undefined removes it. */
+function envChanges(env: unknown): Array<[string, string | null]> {
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    invalidType('options.env', 'of type object', env);
+  }
+  const changes: Array<[string, string | null]> = [];
+  for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
+    if (name === '' || name.includes('=') || name.includes('\0')) {
+      invalidValue('options.env', 'must have names that are non-empty, without "=" or null bytes', name);
+    }
+    if (value === undefined || value === null) changes.push([name, null]);
+    else changes.push([name, checkString(`options.env.${name}`, value)]);
+  }
+  return changes;
 }
 
 /** daemon(7): a process started by init or systemd is already detached; do not fork. */

@@ -2,15 +2,17 @@
 // re-executed program, or in place), the pidfile record, readiness, and the exit handlers
 // that remove the pidfile.
 import * as fs from 'fs';
-import { onFork } from '../child';
-import { Handover } from '../daemon-startup';
+import * as os from 'os';
+import { checkArity } from '../args';
+import { onFork } from '../child-runtime';
+import { Handover } from './startup';
 import { closeQuietly } from '../fds';
 import { native } from '../native';
 import { HeldPidFile, acquirePidFile, closePidFile, recordOfThisProcess, releasePidFile, writeRecord } from '../pidfile';
 import { getsid, umask as setUmask } from '../posix';
 import { closeInheritedFds, openLogFile, retargetStdioHandles } from './files';
 import type { LaunchResources } from './launcher';
-import { Daemon, Settings, argError, normalizeOptions } from './options';
+import { Daemon, Settings, normalizeOptions } from './options';
 import { describeError, sendStatus } from './status';
 
 /** Signals whose default action would end the daemon without removing its pidfile. */
@@ -168,16 +170,11 @@ function finishSetup(runtime: DaemonRuntime, settings: Settings): Daemon {
     pid,
     pidFile,
     ready(): void {
-      if (arguments.length > 0) {
-        const count = arguments.length;
-        throw argError(TypeError, 'ERR_TOO_MANY_ARGS', `Expected at most 0 argument(s), received ${count}`);
-      }
+      if (arguments.length > 0) checkArity(arguments, 0, 0);
       markReady(runtime);
     },
     fail(error: unknown): never {
-      if (arguments.length < 1) {
-        throw argError(TypeError, 'ERR_MISSING_ARGS', 'Expected at least 1 argument(s), received 0');
-      }
+      if (arguments.length < 1) checkArity(arguments, 1, Infinity);
       return failDaemon(runtime, error);
     },
   });

@@ -1,6 +1,5 @@
 // The status pipe between the launcher and the daemon: one JSON message per line.
 import * as fs from 'fs';
-import { inspect } from 'util';
 
 /** What the daemon tells the launcher. */
 export interface StatusMessage {
@@ -22,6 +21,4 @@ export function sendStatus(fd: number, message: StatusMessage): void {
   }
 }
 
-export function describeError(error: unknown): string {
-  return error instanceof Error ? inspect(error) : `Uncaught ${inspect(error)}`;
-}
+export { describeError } from '../child-runtime';

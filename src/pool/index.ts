@@ -4,7 +4,7 @@
 // Why per call and not long-lived workers: a worker forked earlier would run the function on
 // the state of that earlier moment, not on the caller's state at the call.
 import { native } from '../native';
-import { checkArity, fail } from '../args';
+import { checkArity, checkFunction, fail, readOptions } from '../args';
 import { Call, abortError } from './call';
 import {
   APPLY_OPTIONS,
@@ -17,11 +17,9 @@ import {
   PoolOptions,
   checkArgumentLists,
   checkChunksize,
-  checkFunction,
   checkProcesses,
   checkSignal,
   defaultChunksize,
-  readOptions,
   toItems,
 } from './options';
 import { Collector, ResultStream } from './results';
@@ -66,10 +64,10 @@ interface Prepared {
 }
 
 function prepare(state: PoolState, fn: unknown, iterable: unknown, options: unknown, star: boolean): Prepared {
-  const checked = checkFunction('fn', fn);
+  const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
   const items = toItems('iterable', iterable);
   if (star) checkArgumentLists(items);
-  const opts = readOptions(options, 'options', MAP_OPTIONS);
+  const opts = readOptions(options, MAP_OPTIONS, 'options', true);
   const chunksize = checkChunksize(opts.chunksize) ?? defaultChunksize(items.length, state.processes);
   const signal = checkSignal(opts.signal);
   checkRunning(state);
@@ -117,7 +115,7 @@ function stream<R>(state: PoolState, prepared: Prepared, ordered: boolean): Asyn
 export class Pool {
   constructor(options?: PoolOptions) {
     checkArity(arguments, 0, 1);
-    const opts = readOptions(options, 'options', POOL_OPTIONS);
+    const opts = readOptions(options, POOL_OPTIONS, 'options', true);
     const processes = checkProcesses(opts.processes);
     requireMainThread('Pool');
     states.set(this, { processes, status: 'running', calls: new Set(), generation: native.forkGeneration() });
@@ -161,9 +159,9 @@ export class Pool {
     try {
       checkArity(arguments, 0, 3);
       const state = stateOf(this);
-      const checked = checkFunction('fn', fn);
+      const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
       const list = args === undefined ? [] : toItems('args', args);
-      const { signal } = readOptions(options, 'options', APPLY_OPTIONS);
+      const { signal } = readOptions(options, APPLY_OPTIONS, 'options', true);
       const prepared = { fn: checked, items: [list], chunksize: 1, signal: checkSignal(signal) };
       checkRunning(state);
       return collect(state, prepared, true, 1).then((results) => results[0]) as Promise<Awaited<R>>;
@@ -246,7 +244,7 @@ export function pmap<T, R>(iterable: Iterable<T>, fn: (item: T, index: number, i
   options?: PmapOptions): Promise<Awaited<R>[]> {
   try {
     checkArity(arguments, 0, 3);
-    const { processes, chunksize, signal } = readOptions(options, 'options', PMAP_OPTIONS);
+    const { processes, chunksize, signal } = readOptions(options, PMAP_OPTIONS, 'options', true);
     const pool = new Pool({ processes: checkProcesses(processes) });
     const mapOptions: MapOptions = {};
     if (chunksize !== undefined) mapOptions.chunksize = chunksize as number;

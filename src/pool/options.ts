@@ -1,8 +1,8 @@
 // Pool's arguments and options: checked and normalised before any system call (TypeError,
-// RangeError with Node's codes). Options are read from own properties only, so a property
-// inherited from Object.prototype never changes what a call does.
+// RangeError with Node's codes, through args.ts; options objects are read with its
+// readOptions(), from own properties only).
 import * as os from 'os';
-import { fail, invalidType } from '../args';
+import { checkInteger, fail, invalidType } from '../args';
 
 export interface PoolOptions {
   /** How many worker processes each call forks at most (Python `processes`). Default: the CPU count. */
@@ -40,40 +40,6 @@ export function defaultProcesses(): number {
   return Math.min(Math.max(1, count), MAX_PROCESSES);
 }
 
-/**
- * The own properties of `value` named in `allowed` (undefined when absent). `value` must be
- * undefined or an object that is not an array; an unknown own property is a TypeError, as
- * Python rejects an unknown keyword.
- */
-export function readOptions(value: unknown, name: string, allowed: readonly string[]):
-Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (value === undefined) return out;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    invalidType(name, 'of type object', value);
-  }
-  for (const key of Reflect.ownKeys(value)) {
-    if (typeof key !== 'string' || !allowed.includes(key)) {
-      fail(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `The "${name}" argument has an unknown property '${String(key)}' (known: ${allowed.join(', ')})`);
-    }
-  }
-  for (const key of allowed) {
-    if (Object.prototype.hasOwnProperty.call(value, key)) out[key] = (value as Record<string, unknown>)[key];
-  }
-  return out;
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') invalidType(name, 'of type number', value);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "${name}" is out of range. It must be an integer >= ${min} and <= ${max}. ` +
-        `Received ${String(value)}`);
-  }
-  return value;
-}
-
 /** undefined: the default; else an integer 1 … MAX_PROCESSES. */
 export function checkProcesses(value: unknown, name = 'options.processes'): number {
   if (value === undefined) return defaultProcesses();
@@ -90,11 +56,6 @@ export function checkSignal(value: unknown): AbortSignal | null {
   if (value === undefined) return null;
   if (!(value instanceof AbortSignal)) invalidType('options.signal', 'an instance of AbortSignal', value);
   return value;
-}
-
-export function checkFunction(name: string, value: unknown): (...args: unknown[]) => unknown {
-  if (typeof value !== 'function') invalidType(name, 'of type function', value);
-  return value as (...args: unknown[]) => unknown;
 }
 
 function isIterable(value: unknown): value is Iterable<unknown> {

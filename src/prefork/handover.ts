@@ -4,6 +4,7 @@
 // Connections keep queueing in the one socket all along: none is refused.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import { argError } from '../args';
 import { Bound, HANDOVER_ENV, Handover } from './listen';
 
 /** The descriptors the new master gets: the socket, and the pipe it reports ready on. */
@@ -37,8 +38,8 @@ export function handOver(bound: Bound, closeOld: () => Promise<void>): Promise<n
       closeOld().then(() => resolve(child.pid as number), reject);
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      finish(Object.assign(new Error(`the new master exited before its workers accepted ` +
-        `(${signal !== null ? `signal ${signal}` : `exit code ${code}`})`), { code: 'ERR_PREFORK_HANDOVER' }));
+      finish(argError(Error, 'ERR_PREFORK_HANDOVER', 'the new master exited before its workers accepted ' +
+        `(${signal !== null ? `signal ${signal}` : `exit code ${code}`})`));
     };
     child.on('error', (error) => finish(error));
     child.on('exit', onExit);

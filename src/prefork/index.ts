@@ -1,4 +1,5 @@
 // prefork(): N forked workers accepting on one listening socket that the master binds once.
+import { checkArity } from '../args';
 import { normaliseOptions, PreforkOptions } from './options';
 import { PreforkServer } from './master';
 
@@ -13,10 +14,6 @@ export { PreforkServer };
  * RangeError before anything binds; a bind failure (EADDRINUSE…) rejects `ready`.
  */
 export function prefork(options: PreforkOptions): PreforkServer {
-  if (arguments.length !== 1) {
-    const error = new TypeError(`Expected 1 argument, received ${arguments.length}`);
-    (error as NodeJS.ErrnoException).code = arguments.length === 0 ? 'ERR_MISSING_ARGS' : 'ERR_TOO_MANY_ARGS';
-    throw error;
-  }
+  checkArity(arguments, 1, 1);
   return new PreforkServer(normaliseOptions(options));
 }

@@ -3,14 +3,14 @@
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as net from 'net';
+import { argError, checkInteger, errnoCode } from '../args';
 import { fork } from '../fork';
 import { pipe } from '../posix';
 import { waitFor } from '../reaper';
 import { WaitStatus } from '../status';
 import { Bound, bindOnce, takeHandover, unbind } from './listen';
-import {
-  CRASH_LOOP_FAILURES, MAX_WORKERS, Normalised, QUICK_DEATH_MS, heartbeatInterval, respawnDelay,
-} from './options';
+import { MAX_WORKERS, Normalised, heartbeatInterval } from './options';
+import { CRASH_LOOP_FAILURES, QUICK_DEATH_MS, Respawns } from './respawn';
 import { installSignals } from './signals';
 import { dieWithMaster, runWorker } from './worker';
 import { handOver, notifyPredecessor } from './handover';
@@ -39,10 +39,6 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-function errorWithCode(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 function describeStatus(status: WaitStatus): string {
   return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.exitCode}`;
 }
@@ -55,8 +51,7 @@ export class PreforkServer extends EventEmitter {
   readonly #records = new Map<number, WorkerRecord>();
   #target: number;
   #generation = 0;
-  readonly #failures = new Map<number, number>();
-  readonly #respawns = new Map<number, NodeJS.Timeout>();
+  readonly #respawns = new Respawns(() => this.#fill());
   #beatTimer: NodeJS.Timeout | null = null;
   #uninstallSignals: (() => void) | null = null;
   #masterWatch: [number, number] | null = null;
@@ -91,9 +86,9 @@ export class PreforkServer extends EventEmitter {
     const binding = bindOnce(this.#options.listen, inherited);
     this.#binding = binding.then(() => undefined, () => undefined);
     this.#bound = await binding;
-    if (this.#closing !== null) throw errorWithCode('prefork server closed before it was ready', 'ERR_SERVER_CLOSED');
+    if (this.#closing !== null) throw argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed before it was ready');
     if (process.platform !== 'linux') this.#masterWatch = pipe();
-    if (this.#options.signals) this.#uninstallSignals = installSignals(this);
+    if (this.#options.signals) this.#uninstallSignals = installSignals(this, (error) => this.#reportError(error));
     const { timeoutMs } = this.#options;
     if (timeoutMs > 0) {
       this.#beatTimer = setInterval(() => this.#checkHeartbeats(), heartbeatInterval(timeoutMs));
@@ -161,7 +156,7 @@ export class PreforkServer extends EventEmitter {
       fs.closeSync(readEnd);
       fs.closeSync(writeEnd);
       // Threadpool work in flight in the master (EBUSY): try again shortly.
-      if ((error as NodeJS.ErrnoException).code === 'EBUSY') this.#respawnLater(id, 20);
+      if (errnoCode(error) === 'EBUSY') this.#respawns.schedule(id, 20);
       else this.#reportError(error as Error);
       return null;
     }
@@ -201,8 +196,7 @@ export class PreforkServer extends EventEmitter {
       if (record.killTimer !== null) clearTimeout(record.killTimer);
     }
     this.#records.clear();
-    for (const timer of this.#respawns.values()) clearTimeout(timer);
-    this.#respawns.clear();
+    this.#respawns.cancel();
     if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
     this.#uninstallSignals?.();
     if (this.#masterWatch !== null) fs.closeSync(this.#masterWatch[1]);
@@ -229,26 +223,15 @@ export class PreforkServer extends EventEmitter {
     this.emit('exit', this.#info(record), status);
     if (!record.stopping && this.#closing === null && record.id < this.#target) {
       const failed = !record.ready || Date.now() - record.startedAt < QUICK_DEATH_MS;
-      const failures = failed ? (this.#failures.get(record.id) ?? 0) + 1 : 1;
-      this.#failures.set(record.id, failures);
+      const failures = this.#respawns.afterExit(record.id, failed);
       if (failures === CRASH_LOOP_FAILURES) {
-        const error = errorWithCode(`prefork worker ${record.id} keeps failing: ${failures} failed starts ` +
-          `in a row, the last ended by ${describeStatus(status)}; retrying with backoff`, 'ERR_PREFORK_CRASH_LOOP');
+        const error = argError(Error, 'ERR_PREFORK_CRASH_LOOP', `prefork worker ${record.id} keeps failing: ` +
+          `${failures} failed starts in a row, the last ended by ${describeStatus(status)}; retrying with backoff`);
         this.#reportError(error);
         this.#rejectWaiters(error);
       }
-      this.#respawnLater(record.id, respawnDelay(failures));
     }
     this.#changed();
-  }
-
-  #respawnLater(id: number, delay: number): void {
-    if (this.#closing !== null || this.#respawns.has(id)) return;
-    const timer = setTimeout(() => {
-      this.#respawns.delete(id);
-      this.#fill();
-    }, delay);
-    this.#respawns.set(id, timer);
   }
 
   // 'error' when someone listens; otherwise a warning: a master that crashes takes every
@@ -299,7 +282,7 @@ export class PreforkServer extends EventEmitter {
 
   /** Replaces the workers one by one (next generation), each once its successor accepts. */
   reload(): Promise<void> {
-    if (this.#closing !== null) return Promise.reject(errorWithCode('prefork server is closed', 'ERR_SERVER_CLOSED'));
+    if (this.#closing !== null) return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is closed'));
     this.#reloading ??= this.#rollingReload().finally(() => {
       this.#reloading = null;
     });
@@ -333,33 +316,21 @@ export class PreforkServer extends EventEmitter {
       }
       await this.#until(() => record.ready || !this.#records.has(record.pid));
       if (record.ready) return record;
-      throw errorWithCode(`prefork reload: the new worker ${record.id} (pid ${record.pid}) exited before accepting`,
-        'ERR_PREFORK_RELOAD');
+      throw argError(Error, 'ERR_PREFORK_RELOAD',
+        `prefork reload: the new worker ${record.id} (pid ${record.pid}) exited before accepting`);
     }
   }
 
   /** Sets the number of workers: starts new slots, stops the highest ones gracefully. */
   scale(workers: number): Promise<void> {
-    if (typeof workers !== 'number') {
-      throw Object.assign(new TypeError(`The "workers" argument must be of type number. Received type ${typeof workers}`),
-        { code: 'ERR_INVALID_ARG_TYPE' });
-    }
-    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
-      throw Object.assign(new RangeError(`The value of "workers" is out of range. It must be an integer >= 1 and ` +
-        `<= ${MAX_WORKERS}. Received ${workers}`), { code: 'ERR_OUT_OF_RANGE' });
-    }
-    if (this.#closing !== null) return Promise.reject(errorWithCode('prefork server is closed', 'ERR_SERVER_CLOSED'));
+    checkInteger('workers', workers, 1, MAX_WORKERS);
+    if (this.#closing !== null) return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is closed'));
     this.#target = workers;
     const stopped: Array<Promise<WaitStatus>> = [];
     for (const record of this.#records.values()) {
       if (record.id >= workers) stopped.push(this.#stop(record));
     }
-    for (const [id, timer] of this.#respawns) {
-      if (id >= workers) {
-        clearTimeout(timer);
-        this.#respawns.delete(id);
-      }
-    }
+    this.#respawns.cancel(workers);
     // Forked from a later turn of the event loop: in a new worker, the code that called
     // scale() must not go on running.
     if (this.#bound !== null) setImmediate(() => this.#fill());
@@ -385,9 +356,8 @@ export class PreforkServer extends EventEmitter {
     this.ready.catch(() => undefined);
     await this.#binding;
     if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
-    for (const timer of this.#respawns.values()) clearTimeout(timer);
-    this.#respawns.clear();
-    this.#rejectWaiters(errorWithCode('prefork server closed', 'ERR_SERVER_CLOSED'));
+    this.#respawns.cancel();
+    this.#rejectWaiters(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed'));
     await Promise.all([...this.#records.values()].map((record) => this.#stop(record)));
     if (this.#bound !== null) unbind(this.#bound);
     if (this.#masterWatch !== null) {
@@ -403,10 +373,10 @@ export class PreforkServer extends EventEmitter {
    */
   handOver(): Promise<number> {
     if (this.#closing !== null || this.#bound === null) {
-      return Promise.reject(errorWithCode('prefork server is not running', 'ERR_SERVER_CLOSED'));
+      return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is not running'));
     }
     if (this.#handingOver) {
-      return Promise.reject(errorWithCode('a hand-over is already under way', 'ERR_PREFORK_HANDOVER'));
+      return Promise.reject(argError(Error, 'ERR_PREFORK_HANDOVER', 'a hand-over is already under way'));
     }
     this.#handingOver = true;
     const bound = this.#bound;

@@ -8,16 +8,10 @@ export interface Controllable {
   scale(workers: number): Promise<void>;
   close(): Promise<void>;
   handOver(): Promise<number>;
-  emit(event: 'error', error: Error): boolean;
-  listenerCount(event: 'error'): number;
 }
 
-/** Installs the handlers; returns the function that removes them. */
-export function installSignals(server: Controllable): () => void {
-  const report = (error: Error) => {
-    if (server.listenerCount('error') > 0) server.emit('error', error);
-    else process.emitWarning(error);
-  };
+/** Installs the handlers (`report` gets their failures); returns the function that removes them. */
+export function installSignals(server: Controllable, report: (error: Error) => void): () => void {
   // After a graceful stop the process ends, unless the program handles the signal too.
   const stop = (signal: NodeJS.Signals) => () => {
     server.close().then(() => {

@@ -1,7 +1,7 @@
 // The module state of Process in this process: the started children not yet reaped (Python's
 // `_children`), the result pipe they all write to, and the SIGCHLD watch that wakes pending
 // joins. A fork child drops all of it (forgetParentState): those children are its parent's.
-import { onFork } from '../child';
+import { onFork } from '../child-runtime';
 import { onChildReaped } from '../children';
 import { fork } from '../fork';
 import { native } from '../native';

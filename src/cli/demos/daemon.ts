@@ -1,11 +1,12 @@
 // Seed 002 cure 3: daemonize(pid_file) step by step — fork, the parent waits; setsid, chdir,
 // umask; fork again, the first child exits; stdio onto /dev/null; the pidfile, removed at exit.
 // Then the daemon's ps line, and its cleanup through the pidfile.
-import { existsSync, openSync, readFileSync, readdirSync, readlinkSync, unlinkSync, writeFileSync } from 'fs';
+import { existsSync, openSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { isatty } from 'tty';
 import { dup2, fork, getppid, getsid, processInfo, setsid, umask, waitpid } from '../../index';
+import { openFds } from '../../fds';
 import { processName, psRow } from '../ps';
 import { DemoOutput, ended, nameProcess, stateOf, until } from './context';
 
@@ -97,15 +98,6 @@ function readPid(file: string): number | null {
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
-  }
-}
-
-function openFds(): number[] {
-  try {
-    return readdirSync(process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd').map(Number)
-      .filter(Number.isInteger);
-  } catch {
-    return [];
   }
 }
 

@@ -1,5 +1,6 @@
-// The error daemonize() throws in the launcher, in a module of its own: the library exports it
-// at load, while daemonize() itself is loaded when first called.
+// The error daemonize() throws in the launcher. The library exports it at load, and loads the
+// rest of src/daemon/ (index.ts on) only when daemonize() is first called: so this module
+// imports nothing.
 
 /**
  * Thrown in the launcher when the daemon ended or failed before it was started (or, with

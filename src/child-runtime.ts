@@ -7,6 +7,7 @@
 // (childActions()), and in the common case the child runs none of this module's JS at all.
 import { writeSync } from 'fs';
 import { inspect } from 'util';
+import { argError } from './args';
 import { isForkSafe } from './forksafe';
 import { lazy } from './lazy';
 import { native } from './native';
@@ -87,7 +88,7 @@ export function childActions(): ChildAction[] | null {
 
 // Outside the fork-safe mode the parent's V8 worker threads are missing here, and the first
 // task V8 posts to them deadlocks the child. Turning V8's own background work off now avoids
-// most of it (not work already in flight at fork time: see the README's figures).
+// most of it (not work already in flight at fork time).
 const CHILD_V8_FLAGS = [
   '--single-threaded-gc',
   '--no-concurrent-marking',
@@ -123,13 +124,8 @@ function endAfterExitListeners(): void {
 let endingOnUncaughtException = false;
 
 function refuseForkAtExit(): never {
-  throw Object.assign(
-    new Error(
-      "fork() in an 'exit' listener of a process that an uncaught exception ends is not " +
-        "supported: Node's own exit path would crash the child",
-    ),
-    { code: 'ERR_FORK_AT_EXIT' },
-  );
+  throw argError(Error, 'ERR_FORK_AT_EXIT', "fork() in an 'exit' listener of a process that an uncaught " +
+    "exception ends is not supported: Node's own exit path would crash the child");
 }
 
 // The loop has nothing left to do: Node would emit 'beforeExit', then 'exit', then tear down.
@@ -190,10 +186,14 @@ function endOnFatalException(error: unknown, origin: string): void {
   exitNow(currentExitCode(1));
 }
 
+/** An uncaught error as Node prints it: an Error with its stack, any other value after "Uncaught". */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? inspect(error) : `Uncaught ${inspect(error)}`;
+}
+
 function printFatal(error: unknown): void {
-  const text = error instanceof Error ? inspect(error) : `Uncaught ${inspect(error)}`;
   try {
-    writeSync(2, `${text}\n\nNode.js ${process.version}\n`);
+    writeSync(2, `${describeError(error)}\n\nNode.js ${process.version}\n`);
   } catch {
     // stderr is gone; the exit status still tells.
   }

@@ -1,6 +1,5 @@
-// The pidfile record and /proc/<pid>/stat parsing: pure functions, checked in this process.
-import { formatRecord, parseRecord } from '../src/pidfile';
-import { parseStat } from '../src/proc';
+// The pidfile record: pure functions, checked in this process.
+import { formatRecord, parseRecord } from '../src/pidfile/record';
 
 describe('pidfile record', () => {
   test('round trip with identity, session and boot', () => {
@@ -31,19 +30,5 @@ describe('pidfile record', () => {
   test('a session outside 1..2^31-1 is dropped', () => {
     expect(parseRecord('9\nposix-fork start=1 sid=0\n')?.sid).toBeNull();
     expect(parseRecord('9\nposix-fork start=1 sid=x\n')?.sid).toBeNull();
-  });
-});
-
-describe('/proc/<pid>/stat', () => {
-  const tail = 'S 1 100 100 34816 100 4194560 1 0 0 0 5 6 0 0 20 0 1 0 123456 1000 50';
-  test('a name with spaces and parentheses', () => {
-    expect(parseStat(7, `7 (my (odd) name) ${tail}`)).toEqual({
-      pid: 7, comm: 'my (odd) name', state: 'S', ppid: 1, pgid: 100, sid: 100, ttyNr: 34816, startTime: '123456',
-    });
-  });
-
-  test('truncated or foreign text is null', () => {
-    expect(parseStat(7, '7 (x) S 1 2')).toBeNull();
-    expect(parseStat(7, 'garbage')).toBeNull();
   });
 });

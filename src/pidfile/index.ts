@@ -2,28 +2,21 @@
 // the pid it records is alive with the start time recorded beside it (so a reused or unrelated
 // pid never counts), in a file that this user or root owns and nobody else can write.
 //
-// The file: "<pid>\n" (what other tools read), then "posix-fork start=… sid=… boot=…".
-// The lock (flock, on the open file description) serialises launches: the launcher takes it
-// before anything forks and the daemon inherits it. A Node daemon holds it while it runs; its
-// fork() children and everything it execs drop it (close-on-exec), so no child of a dead
-// daemon can make it look alive.
+// What the file holds is record.ts's. The lock (flock, on the open file description)
+// serialises launches: the launcher takes it before anything forks and the daemon inherits
+// it. A Node daemon holds it while it runs; its fork() children and everything it execs drop
+// it (close-on-exec), so no child of a dead daemon can make it look alive.
 import * as fs from 'fs';
-import { closeQuietly } from './fds';
-import { FORK_SAFE_FLAGS } from './forksafe';
-import { native } from './native';
-import { Identity, bootId, identify, processesWithFileOpen, readStat, sessionMembers } from './proc';
-import { sleepMs } from './sleep';
+import { argError } from '../args';
+import { closeQuietly } from '../fds';
+import { FORK_SAFE_FLAGS } from '../forksafe';
+import { native } from '../native';
+import { Identity, commandLine, executable, flockHeld, identify, processesWithFileOpen, readStat } from '../proc';
+import { sleepMs } from '../sleep';
+import { PidRecord, formatRecord, parseRecord, recordedProcess, survivingMembers } from './record';
 
-/** What a pidfile records. */
-export interface PidRecord {
-  pid: number;
-  /** The process's start-time token; null in a file that holds a plain number. */
-  start: string | null;
-  /** The session a detached daemon runs in (stop ends it); null when none was recorded. */
-  sid: number | null;
-  /** The boot the record was written in (Linux), or null. */
-  boot: string | null;
-}
+export type { PidRecord } from './record';
+export { recordOfThisProcess, recordedProcess, survivingMembers } from './record';
 
 /** A pidfile this process holds open and locked. */
 export interface HeldPidFile {
@@ -57,85 +50,9 @@ export type PidFileVerdict =
   | { state: 'dead'; record: PidRecord; members: Identity[] }
   | { state: 'stale'; record: PidRecord | null; holders: PidFileHolder[] };
 
-const RECORD_TAG = 'posix-fork';
-const MAX_PID = 0x7fffffff;
 /** How long a launcher waits for a launch in progress (the lock held, no live record yet). */
 const LOCK_WAIT_MS = 10000;
 const { LOCK_EX, LOCK_NB } = native.flockConstants;
-
-// ---- the record ----------------------------------------------------------------------
-
-/** The file's text for `record`. */
-export function formatRecord(record: PidRecord): string {
-  if (record.start === null) return `${record.pid}\n`;
-  let line = `${RECORD_TAG} start=${record.start}`;
-  if (record.sid !== null) line += ` sid=${record.sid}`;
-  if (record.boot !== null) line += ` boot=${record.boot}`;
-  return `${record.pid}\n${line}\n`;
-}
-
-/**
- * The record in a pidfile's text, or null when its first line is not a pid (1 to 2^31-1).
- * A second line that is not ours leaves a plain-number record (no identity: no proof).
- */
-export function parseRecord(text: string): PidRecord | null {
-  const [first, ...rest] = text.split('\n');
-  const match = /^\s*(\d{1,10})\s*$/.exec(first);
-  if (match === null) return null;
-  const pid = Number(match[1]);
-  if (pid < 1 || pid > MAX_PID) return null;
-  const record: PidRecord = { pid, start: null, sid: null, boot: null };
-  const words = rest.join(' ').trim().split(/\s+/);
-  if (words[0] !== RECORD_TAG) return record;
-  const fields = new Map<string, string>();
-  for (const word of words.slice(1)) {
-    const equals = word.indexOf('=');
-    if (equals > 0) fields.set(word.slice(0, equals), word.slice(equals + 1));
-  }
-  const start = fields.get('start');
-  if (start === undefined || !/^\S+$/.test(start)) return record;
-  const sid = fields.has('sid') ? Number(fields.get('sid')) : null;
-  return {
-    pid,
-    start,
-    sid: sid !== null && Number.isInteger(sid) && sid >= 1 && sid <= MAX_PID ? sid : null,
-    boot: fields.get('boot') ?? null,
-  };
-}
-
-/** This process's record; `sid` when it is a detached daemon whose session `stop` may end. */
-export function recordOfThisProcess(sid: number | null): PidRecord {
-  const self = identify(process.pid);
-  if (self === null) throw new Error('cannot read this process\'s own start time');
-  return { pid: process.pid, start: self.start, sid, boot: bootId() };
-}
-
-/** The live process `record` names, or null: same pid, same start time, same boot. */
-export function recordedProcess(record: PidRecord): Identity | null {
-  if (record.start === null) return null;
-  const live = identify(record.pid);
-  if (live === null || live.ended || live.start !== record.start) return null;
-  if (record.boot !== null && bootId() !== record.boot) return null;
-  return live;
-}
-
-/**
- * Live members of the recorded session of a daemon that is gone. A session id cannot be
- * reused while any member lives; a live process with that pid started after the daemon
- * leads a new, unrelated session, and then nothing is claimed.
- */
-export function survivingMembers(record: PidRecord): Identity[] {
-  if (record.sid === null || record.start === null) return [];
-  if (record.boot !== null && bootId() !== record.boot) return [];
-  const leader = identify(record.sid);
-  if (
-    leader !== null && !leader.ended && process.platform === 'linux' &&
-    Number(leader.start) > Number(record.start)
-  ) {
-    return [];
-  }
-  return sessionMembers(record.sid).filter((member) => !member.ended && member.pid !== process.pid);
-}
 
 // ---- reading: what a pidfile proves -----------------------------------------------------
 
@@ -200,12 +117,8 @@ function judgeRecord(record: PidRecord, proof: PidProof, holders: () => PidFileH
 /** start-stop-daemon's --exec and --name: the live process's executable and name. */
 function matchesProof(pid: number, proof: PidProof): boolean {
   if (proof.exec !== undefined) {
-    try {
-      const exe = process.platform === 'linux' ? fs.realpathSync(`/proc/${pid}/exe`) : null;
-      if (exe === null || exe !== fs.realpathSync(proof.exec)) return false;
-    } catch {
-      return false; // another user's process (no permission) or no such file
-    }
+    const exe = process.platform === 'linux' ? executable(pid) : null;
+    if (exe === null || exe !== realpathOrNull(proof.exec)) return false;
   }
   if (proof.name !== undefined) {
     const comm = process.platform === 'linux' ? readStat(pid)?.comm : undefined;
@@ -229,32 +142,10 @@ function distrustReason(path: string, stat: fs.Stats): string | null {
 
 /** Processes holding `fd`'s file open while its lock is held (empty when it is not held). */
 function lockHolders(fd: number, stat: fs.Stats): PidFileHolder[] {
-  const locked = process.platform === 'linux' ? lockedPerProcLocks(stat) : !tryShared(fd);
+  const locked = process.platform === 'linux' ? flockHeld(stat.dev, stat.ino) : !tryShared(fd);
   if (!locked) return [];
   const holders = processesWithFileOpen(stat.dev, stat.ino).filter((h) => h.pid !== process.pid);
   return holders.length > 0 ? holders : [{ pid: 0, uid: -1, comm: '?' }];
-}
-
-// /proc/locks answers without taking a lock, which would itself block a launcher.
-function lockedPerProcLocks(stat: fs.Stats): boolean {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/locks', 'utf8');
-  } catch {
-    return false;
-  }
-  // "1: FLOCK  ADVISORY  WRITE 1234 fd:00:4711 0 EOF" (maj:min in hex, inode in decimal)
-  const major = Math.floor(stat.dev / 256) & 0xfff;
-  const minor = (stat.dev & 0xff) | ((stat.dev >> 12) & 0xfff00);
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] !== 'FLOCK') continue;
-    const [maj, min, ino] = (fields[5] ?? '').split(':');
-    if (Number(ino) === stat.ino && parseInt(maj, 16) === major && parseInt(min, 16) === minor) {
-      return true;
-    }
-  }
-  return false;
 }
 
 function tryShared(fd: number): boolean {
@@ -300,10 +191,10 @@ export function acquirePidFile(path: string): HeldPidFile {
     }
     try {
       const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw pidFileError('ERR_INVALID_PIDFILE', `pidfile ${path} is not a regular file (${fileKind(stat)})`);
+      if (!stat.isFile()) throw argError(Error, 'ERR_INVALID_PIDFILE', `pidfile ${path} is not a regular file (${fileKind(stat)})`);
       const distrust = distrustReason(path, stat);
       if (distrust !== null) {
-        throw pidFileError('ERR_PIDFILE_UNSAFE',
+        throw argError(Error, 'ERR_PIDFILE_UNSAFE',
           `refusing the pidfile ${distrust}; remove it if it is stale`);
       }
       if (!native.flock(fd, LOCK_EX | LOCK_NB)) {
@@ -312,7 +203,7 @@ export function acquirePidFile(path: string): HeldPidFile {
         const holders = processesWithFileOpen(stat.dev, stat.ino).filter((h) => h.pid !== process.pid);
         const euid = process.geteuid?.() ?? 0;
         if (holders.some((h) => h.uid !== euid) || Date.now() >= deadline) {
-          throw pidFileError('ERR_PIDFILE_LOCKED',
+          throw argError(Error, 'ERR_PIDFILE_LOCKED',
             `pidfile ${path} is locked by ${describeHolders(holders)}, not by the daemon it names; ` +
               'stop that process or remove the file');
         }
@@ -377,14 +268,10 @@ export function removeStalePidFile(path: string, record: PidRecord | null): bool
 }
 
 function runningError(path: string, pid: number): Error {
-  return Object.assign(pidFileError('ERR_DAEMON_RUNNING', `already running (pid ${pid}): pidfile ${path}`), {
+  return Object.assign(argError(Error, 'ERR_DAEMON_RUNNING', `already running (pid ${pid}): pidfile ${path}`), {
     pid,
     pidFile: path,
   });
-}
-
-function pidFileError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
 }
 
 function explainOpenError(path: string, error: unknown): unknown {
@@ -395,7 +282,7 @@ function explainOpenError(path: string, error: unknown): unknown {
         : code === 'ENXIO' ? 'is not a regular file (a socket)'
           : null;
   if (why === null) return error;
-  return Object.assign(pidFileError('ERR_INVALID_PIDFILE', `pidfile ${path} ${why}`), { cause: error });
+  return Object.assign(argError(Error, 'ERR_INVALID_PIDFILE', `pidfile ${path} ${why}`), { cause: error });
 }
 
 function namesSameFile(path: string, opened: fs.Stats): boolean {
@@ -416,22 +303,23 @@ function readContent(fd: number): string {
 /** Alive and running the same program (same executable and main script) as this process. */
 function isThisProgram(pid: number): boolean {
   if (process.platform !== 'linux') return false; // without /proc the record alone decides
-  let args: string[];
-  try {
-    args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return false;
-  }
-  if (args[args.length - 1] === '') args.pop();
-  if (args.length === 0) return false; // a zombie or a kernel thread
-  try {
-    if (fs.realpathSync(`/proc/${pid}/exe`) !== fs.realpathSync(process.execPath)) return false;
-  } catch {
-    // Another user's process: its executable cannot be read; judge by the arguments.
-  }
+  const args = commandLine(pid);
+  if (args === null || args.length === 0) return false; // gone, a zombie or a kernel thread
+  // An executable that cannot be read (another user's process) leaves it to the arguments.
+  const exe = executable(pid);
+  const nodeExe = realpathOrNull(process.execPath);
+  if (exe !== null && nodeExe !== null && exe !== nodeExe) return false;
   const notFlag = (arg: string): boolean => !FORK_SAFE_FLAGS.includes(arg);
   const script = process.argv[1];
   if (script) return args.slice(1).includes(script);
   const ours = [...process.execArgv, ...process.argv.slice(1)].filter(notFlag);
   return args.slice(1).filter(notFlag).join('\0') === ours.join('\0');
+}
+
+function realpathOrNull(file: string): string | null {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return null;
+  }
 }

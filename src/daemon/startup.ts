@@ -1,7 +1,9 @@
-// What daemonize() needs to know from the moment the library loads, kept apart from the
-// daemonize() machinery so that the library loads that only when it is first called: the
-// descriptors the program was started with, and the hand-over of a re-executing launcher.
+// What daemonize() needs to know from the moment the library loads: the descriptors the
+// program was started with, and the hand-over of a re-executing launcher. The library loads
+// this module at once, and the rest of src/daemon/ (index.ts on) only when daemonize() is
+// first called: so this module imports nothing else from src/daemon/.
 import * as fs from 'fs';
+import { fdTarget, openFds } from '../fds';
 
 /** The launcher -> re-executed daemon hand-over (fd numbers are the daemon's). */
 export const HANDOVER_ENV = 'POSIX_FORK_DAEMONIZE';
@@ -21,19 +23,7 @@ export const startupFds: Map<number, string> = noteStartupFds();
 // Taken at load, so children the program spawns before daemonize() do not see it.
 export const handover: Handover | null = takeHandover();
 
-export function listFds(): number[] {
-  const dir = process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd';
-  try {
-    return fs
-      .readdirSync(dir)
-      .map(Number)
-      .filter((fd) => Number.isInteger(fd))
-      .sort((a, b) => a - b);
-  } catch {
-    return [];
-  }
-}
-
+/** What `fd` is open on (device, inode, type), to tell whether it is still the same file. */
 export function identityOf(fd: number): string | null {
   try {
     const stat = fs.fstatSync(fd);
@@ -50,15 +40,12 @@ export function identityOf(fd: number): string | null {
  */
 function noteStartupFds(): Map<number, string> {
   const noted = new Map<number, string>();
-  const fds = listFds().filter((fd) => fd > 2);
+  const fds = openFds().filter((fd) => fd > 2);
   if (process.platform === 'linux') {
     const targets = new Map<number, string>();
     for (const fd of fds) {
-      try {
-        targets.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
-      } catch {
-        // The directory handle of the listing itself, closed by now.
-      }
+      const target = fdTarget(fd); // null for the listing's own descriptor, closed by now
+      if (target !== null) targets.set(fd, target);
     }
     const pipeEnds = new Map<string, number>();
     for (const target of targets.values()) {
