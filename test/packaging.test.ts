@@ -82,7 +82,7 @@ describe('entry points', () => {
     expect(seen.count).toBeGreaterThanOrEqual(40);
     expect(seen.getters).toEqual([
       'Pool', 'PreforkServer', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'pmap',
-      'prefork', 'processInfo', 'reapChildren', 'setChildSubreaper', 'waitFor',
+      'prefork', 'processInfo', 'reapChildren', 'reaperDiagnostics', 'setChildSubreaper', 'waitFor',
     ]);
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);
