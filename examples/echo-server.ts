@@ -25,10 +25,11 @@ const server = net.createServer((socket) => {
     serveConnection(socket);
     return;
   }
+  const client = `${socket.remoteAddress}:${socket.remotePort}`;
   // The parent's copy of the descriptor: destroy() only closes it (no shutdown, which would
   // end the connection for the child too).
   socket.destroy();
-  console.log(`connection ${socket.remotePort} served by child ${pid}`);
+  console.log(`connection from ${client} served by child ${pid}`);
 });
 
 function serveConnection(socket: net.Socket): void {

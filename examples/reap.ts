@@ -1,6 +1,6 @@
 // Two ways to reap a child the moment it ends, or soon after, while the parent does other work.
 //
-//   node dist/examples/reap.js [--poll] [--quick]
+//   node dist/examples/reap.js [--poll] [--quick]    (the child sleeps 3 s; 1.2 s)
 //
 // By default, on SIGCHLD: the kernel signals the parent when a child ends, and a handler
 // calls waitpid(-1, WNOHANG) in a loop (one signal can stand for several children) until no
@@ -16,7 +16,7 @@ import { showProcesses } from './ps';
 ensureForkSafe(); // see examples/fork.ts
 
 const poll = process.argv.includes('--poll');
-const sleepMs = process.argv.includes('--quick') ? 300 : 3000;
+const sleepMs = process.argv.includes('--quick') ? 1200 : 3000;
 const POLL_MS = 500;
 
 const reaper = poll ? null : new Reaper({ scope: 'all' }).start();
