@@ -10,6 +10,7 @@ import { killStarted, startNode, talk } from './server-helpers';
 
 const EXAMPLES = path.join(ROOT, 'dist', 'examples');
 let tmp: string;
+let runs = 0;
 /** Daemons started here, killed at the end if a test failed before they ended. */
 const daemons = new Set<number>();
 
@@ -37,13 +38,31 @@ function groupEmpty(pgid: number): boolean {
   }
 }
 
+/** Waits until every process of the group has ended; false if some still runs after 30 s. */
+async function allEnded(pgid: number): Promise<boolean> {
+  await until(() => groupEmpty(pgid), 30000).catch(() => undefined);
+  return groupEmpty(pgid);
+}
+
+/**
+ * Runs the example and waits for every process it started. Its stdout goes to a file, read
+ * at the end: processes that outlive the example (an orphan) write there too.
+ */
 async function runExample(name: string, args: string[] = []): Promise<RunResult> {
-  const result = await runNode([path.join(EXAMPLES, `${name}.js`), ...args], { forkSafe: false, timeoutMs: 60000 });
+  const output = path.join(tmp, `${name}-${++runs}.out`);
+  const fd = fs.openSync(output, 'w');
+  let result: RunResult;
+  try {
+    result = await runNode([path.join(EXAMPLES, `${name}.js`), ...args], {
+      forkSafe: false, timeoutMs: 60000, stdio: ['ignore', fd, 'pipe'],
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
-  await until(() => groupEmpty(result.pid), 10000).catch(() => undefined);
-  expect(groupEmpty(result.pid)).toBe(true);
-  return result;
+  expect(await allEnded(result.pid)).toBe(true);
+  return { ...result, stdout: fs.readFileSync(output, 'utf8') };
 }
 
 test('fork: the child changes its copy of a variable, the parent keeps its own', async () => {
@@ -65,7 +84,6 @@ test('orphan: the parent exits first, the child names its new parent, then ends'
   const { stdout } = await runExample('orphan');
   const parent = Number(/I am the parent: pid (\d+)/.exec(stdout)?.[1]);
   expect(stdout).toContain('exiting without waiting for my child');
-  // The orphan writes to the same pipe, which stays open until it has ended too.
   const adopter = Number(/my parent is now (\d+)/.exec(stdout)?.[1]);
   expect(adopter).toBeGreaterThan(0);
   expect(adopter).not.toBe(parent);
@@ -116,8 +134,7 @@ test('process-subclass: results and the thrown error come back', async () => {
   expect(result.stderr).toContain('RangeError: 4 is one too many');
   expect(result.stdout).toMatch(/Worker-3: exit code 0, result "3: done by \d+"/);
   expect(result.stdout).toContain('Worker-4: exit code 1, result undefined, error RangeError: 4 is one too many');
-  await until(() => groupEmpty(result.pid), 10000).catch(() => undefined);
-  expect(groupEmpty(result.pid)).toBe(true);
+  expect(await allEnded(result.pid)).toBe(true);
 });
 
 test('pool: the same results as a serial map, and the worker\'s error with its index', async () => {
@@ -163,6 +180,5 @@ test('echo-server: serves a client from a child, reaps it, and stops on SIGTERM'
   await server.waitFor(/^reaped \d+ \(exit code 0\)$/m);
   server.child.kill('SIGTERM');
   expect(await server.exited).toEqual({ code: 0, signal: null });
-  await until(() => groupEmpty(server.pid), 10000).catch(() => undefined);
-  expect(groupEmpty(server.pid)).toBe(true);
+  expect(await allEnded(server.pid)).toBe(true);
 });
