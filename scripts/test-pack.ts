@@ -282,10 +282,17 @@ async function main(): Promise<void> {
 
     const runEnv: NodeJS.ProcessEnv = { ...noCompilerEnv, PREBUILDS_ONLY: '1' };
 
-    /** Writes `source` to `file` in the project and runs it with `args`; its stdout, after checks. */
+    /**
+     * Writes `source` (unless null) to `file` in the project and runs it with `args` under
+     * `node --single-threaded`; its stdout, once it has exited 0 with nothing on stderr.
+     */
     const runInProject = async (file: string, source: string | null, args: string[]): Promise<string> => {
       if (source !== null) fs.writeFileSync(path.join(app, file), source);
-      const result = await runOk(node, [file, ...args], { cwd: app, env: runEnv, timeoutMs: 30000 * TIME_SCALE });
+      const result = await runOk(node, ['--single-threaded', file, ...args], {
+        cwd: app,
+        env: runEnv,
+        timeoutMs: 30000 * TIME_SCALE,
+      });
       if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
       return result.stdout;
     };
