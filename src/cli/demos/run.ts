@@ -72,7 +72,9 @@ interface View {
 function runExample(name: string, args: string[], view: View): void {
   const file = path.join(EXAMPLES, `${name}.js`);
   process.argv = [process.argv[0], file, ...args];
-  const ps = require(path.join(EXAMPLES, 'ps.js')) as { showProcesses: typeof showProcesses };
+  const ps = require(path.join(EXAMPLES, 'ps.js')) as {
+    showProcesses(caption: string, pids: readonly number[]): void;
+  };
   ps.showProcesses = (caption, pids) => showProcesses(caption, pids, view);
   try {
     require(file);
@@ -85,8 +87,7 @@ function runExample(name: string, args: string[], view: View): void {
 }
 
 /** The demo's version of examples/ps.ts showProcesses(). */
-function showProcesses(caption: string, pids: readonly number[], view?: View): void {
-  if (view === undefined) return;
+function showProcesses(caption: string, pids: readonly number[], view: View): void {
   appendFileSync(view.shownFile, `${pids.join(' ')}\n`);
   const notes = new Map<number, string>();
   for (const pid of pids) {
