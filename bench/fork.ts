@@ -23,11 +23,11 @@ const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 // Called as the README's CommonJS example imports them, `const { fork, _exit, waitpid } =
 // require('posix-fork')`: plain bindings. (An ES module import of the package loads all of it
-// at once, and the parent's extra memory costs each fork more: figures in the README.) The
-// 'pf._exit' variant calls `_exit` as a property of the module object, as TypeScript compiles
-// a named import to CommonJS: the child runs that property load for the first time, and V8's
-// inline-cache miss there (its runtime code faulted in, the feedback written) costs each
-// child ~0.1 ms.
+// at once, and the parent's extra memory costs each fork more: figures in docs/performance.md.)
+// The 'pf._exit' variant calls `_exit` as a property of the module object, as TypeScript
+// compiles a named import to CommonJS: the child runs that property load for the first time,
+// and V8's inline-cache miss there (its runtime code faulted in, the feedback written) is paid
+// by each child.
 const { fork, _exit, waitpid } = posixFork;
 
 function posixForkRoundTrip(rounds: number, end: 'exit' | 'pf._exit' | 'process.exit'): number {

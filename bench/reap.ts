@@ -11,8 +11,9 @@
 // Forking is not timed. Node children are larger processes than Python's, so their own
 // _exit takes longer; that part happens after the timestamp and counts against Node.
 import { execFileSync } from 'child_process';
-import { closeSync, readFileSync, readSync, writeSync } from 'fs';
-import { Reaper, _exit, fork, pipe, wait } from '../src';
+import { closeSync } from 'fs';
+import { Reaper, wait } from '../src';
+import { forkGatedChildren, readExitTimes } from '../scripts/gated-children';
 
 interface RunResult {
   reaped: number;
@@ -21,38 +22,12 @@ interface RunResult {
   lastExitToLastEventMs: number;
 }
 
-const codeOf = (i: number): number => (i % 255) + 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-
-// Forks `children` children that wait on a pipe (the gate) and, once it closes, write their
-// exit time to another pipe and exit with codeOf(i): all exits within a short burst.
-function forkGatedChildren(children: number) {
-  const [gateRead, gateWrite] = pipe();
-  const [timesRead, timesWrite] = pipe();
-  const expected = new Map<number, number>();
-  for (let i = 0; i < children; i++) {
-    const pid = fork();
-    if (pid === 0) {
-      closeSync(gateWrite);
-      closeSync(timesRead);
-      try {
-        readSync(gateRead, Buffer.alloc(1), 0, 1, null);
-      } finally {
-        writeSync(timesWrite, `${process.hrtime.bigint()}\n`);
-        _exit(codeOf(i));
-      }
-    }
-    expected.set(pid, codeOf(i));
-  }
-  closeSync(gateRead);
-  closeSync(timesWrite);
-  return { expected, gateWrite, timesRead };
-}
 
 async function nodeRun(children: number, scope: 'own' | 'all'): Promise<RunResult> {
   const reaper = new Reaper({ scope }).start();
@@ -68,10 +43,7 @@ async function nodeRun(children: number, scope: 'own' | 'all'): Promise<RunResul
   const deadline = Date.now() + 60000;
   while (codes.size < children && Date.now() < deadline) await sleep(2);
   reaper.stop();
-  const times = readFileSync(timesRead, 'utf8').trim().split('\n').map(BigInt);
-  closeSync(timesRead);
-  const first = times.reduce((a, b) => (a < b ? a : b));
-  const last = times.reduce((a, b) => (a > b ? a : b));
+  const { first, last } = readExitTimes(timesRead);
   let wrongCodes = 0;
   for (const [pid, code] of expected) if (codes.get(pid) !== code) wrongCodes++;
   return {
@@ -96,10 +68,7 @@ function nodeBlockingFloor(children: number): RunResult {
     lastNs = process.hrtime.bigint();
     if (status.exitCode !== expected.get(status.pid)) wrongCodes++;
   }
-  const times = readFileSync(timesRead, 'utf8').trim().split('\n').map(BigInt);
-  closeSync(timesRead);
-  const first = times.reduce((a, b) => (a < b ? a : b));
-  const last = times.reduce((a, b) => (a > b ? a : b));
+  const { first, last } = readExitTimes(timesRead);
   return {
     reaped: children,
     wrongCodes,
@@ -108,7 +77,7 @@ function nodeBlockingFloor(children: number): RunResult {
   };
 }
 
-// The seed's recipe (002 cure 1, 003 test_b), measured the same way.
+// The classic recipe (a SIGCHLD handler looping waitpid(-1, WNOHANG)), measured the same way.
 const PYTHON_REAPER = String.raw`
 import json, os, signal, sys, time
 N = int(sys.argv[1])

@@ -19,6 +19,7 @@ export const {
   prefork,
   processInfo,
   reapChildren,
+  reaperDiagnostics,
   setChildSubreaper,
   waitFor,
 } = api;

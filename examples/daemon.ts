@@ -1,22 +1,18 @@
-#!/usr/bin/env -S node --single-threaded
-// Seed 002, cure 3: "fork() two times / Python implementation of a daemon" — the seed's
-// daemonize(pid_file), step by step on this library's low-level calls, with each step mapped to
-// the seed's Python line and to the SysV steps of daemon(7). The daemon then works for a few
-// seconds (it writes nothing: its stdio is /dev/null) and ends, removing its pidfile.
+// A daemon by the classic recipe, step by step on the library's low-level calls, each step
+// named after daemon(7)'s list. The daemon then works for a while (it writes nothing: its
+// stdio is /dev/null) and ends, removing its pidfile; `kill -TERM $(cat FILE)` ends it sooner.
 //
-//   node --single-threaded dist/examples/daemon.js [--pid-file FILE] [--seconds N] [--library]
+//   node dist/examples/daemon.js [--pid-file FILE] [--seconds N] [--library]
 //
-// --library runs the same program through daemonize(), which also does the steps the seed
-// skips (daemon(7) 1-4: close inherited fds, reset signals and the signal mask, environment;
-// 14-15: the launcher waits until the daemon is ready) and locks its pidfile.
+// --library runs the same program through daemonize(), which also does the steps the classic
+// recipe skips (daemon(7) 1-4: close inherited fds, reset signals and the signal mask, the
+// environment; 14-15: the launcher waits until the daemon is ready) and locks its pidfile.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { daemonize, dup2, ensureForkSafe, fork, setsid, umask } from '../src';
+import { daemonize, dup2, ensureForkSafe, fork, setsid, umask } from 'posix-fork';
 
-// fork() keeps running JavaScript in the child only in the fork-safe mode: re-executes this
-// script under `node --single-threaded` if it was started without it.
-ensureForkSafe();
+ensureForkSafe(); // see examples/fork.ts
 
 function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(name);
@@ -25,29 +21,25 @@ function option(name: string, fallback: string): string {
 const pidFile = path.resolve(option('--pid-file', path.join(os.tmpdir(), 'posix-fork-example.pid')));
 const seconds = Number(option('--seconds', '10'));
 
-function seedDaemonize(pidFilePath: string): void {
-  // Seed: pid = os.fork(); if pid: sys.exit(0)
-  // daemon(7) 5: fork() to create a background process; the original process exits (15), here
-  // at once, without waiting for the daemon to be ready.
+function classicDaemonize(pidFilePath: string): void {
+  // daemon(7) 5: fork() a background process; the original process exits at once (15: without
+  // waiting for the daemon to be ready).
   if (fork() > 0) process.exit(0);
 
-  // Seed: os.chdir('/')            daemon(7) 11: do not keep any mount point busy.
+  // daemon(7) 11: do not keep any mount point busy.
   process.chdir('/');
-  // Seed: os.umask(0)              daemon(7) 10: files get exactly the mode the daemon asks
-  // for. (0 is the recipe's value; daemonize() takes { umask: 0o022 } for a safer default.)
+  // daemon(7) 10: files get exactly the mode the daemon asks for. (0 is the recipe's value;
+  // daemonize() takes { umask: 0o022 } for a safer default.)
   umask(0);
-  // Seed: os.setsid()              daemon(7) 6: a new session, detached from the terminal.
+  // daemon(7) 6: a new session, detached from any terminal.
   setsid();
 
-  // Seed: _pid = os.fork(); if _pid: sys.exit(0)
   // daemon(7) 7-8: fork again and let the session leader exit, so the daemon is not a session
-  // leader and can never reacquire a controlling terminal.
+  // leader and can never acquire a controlling terminal again.
   if (fork() > 0) process.exit(0);
 
-  // Seed: sys.stdout.flush(); sys.stderr.flush()
   // Node writes stdout/stderr synchronously to files, pipes and terminals on Linux: there is
-  // no buffer to flush.
-  // Seed: os.dup2(read_null, 0); os.dup2(write_null, 1); os.dup2(write_null, 2)
+  // no buffer to flush before the switch.
   // daemon(7) 9: connect /dev/null to standard input, output and error.
   const readNull = fs.openSync('/dev/null', 'r');
   const writeNull = fs.openSync('/dev/null', 'w');
@@ -67,12 +59,8 @@ function seedDaemonize(pidFilePath: string): void {
   fs.closeSync(readNull);
   fs.closeSync(writeNull);
 
-  // Seed: with open(pid_file, 'w+') as f: f.write(str(os.getpid()))
-  // daemon(7) 12: write the daemon PID to a PID file. (The seed truncates without a lock, so two
-  // launches can both "win"; daemonize() locks the file first.)
-  fs.writeFileSync(pidFilePath, `${process.pid}\n`);
-
-  // Seed: atexit.register(os.remove, pid_file)   — Node's equivalent is the 'exit' event.
+  // daemon(7) 12: write the daemon's pid to a pidfile, and remove it at exit. (Written without
+  // a lock, two launches can both "win"; daemonize() locks the file first.)
   process.on('exit', () => {
     try {
       fs.unlinkSync(pidFilePath);
@@ -80,17 +68,21 @@ function seedDaemonize(pidFilePath: string): void {
       // already removed
     }
   });
+  // SIGTERM, how daemons are told to stop, ends it through process.exit, so 'exit' runs.
+  process.on('SIGTERM', () => process.exit(0));
+  fs.writeFileSync(pidFilePath, `${process.pid}\n`);
 }
 
 if (process.argv.includes('--library')) {
   // Every step above and daemon(7) 1-4 and 14-15; returns only in the daemon.
+  // It also removes the pidfile when SIGTERM, SIGINT or SIGHUP ends the daemon.
   const daemon = daemonize({ pidFile, waitForReady: true });
   daemon.ready();
 } else {
   console.log(`launcher ${process.pid}: daemonizing; the daemon writes its pid to ${pidFile}`);
-  seedDaemonize(pidFile);
+  classicDaemonize(pidFile);
 }
 
-// The daemon's work: here, just staying alive for a while. Its parent is now init (or the
-// nearest subreaper): `ps -o pid,ppid,sid,tty,cmd -p $(cat FILE)` shows it.
+// The daemon's work: here, staying alive for a while. Its parent is now init (or the nearest
+// subreaper): `ps -o pid,ppid,sid,tty,cmd -p $(cat FILE)` shows it.
 setTimeout(() => process.exit(0), seconds * 1000);

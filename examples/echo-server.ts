@@ -5,10 +5,12 @@
 // The child echoes each line it reads, and closes the connection on a line "q". Its first
 // line names the pid that serves the connection.
 //
-//   node --single-threaded dist/examples/echo-server.js [port]    (default 7000, 127.0.0.1)
+//   node dist/examples/echo-server.js [port]    (default 7000, 127.0.0.1)
 //   printf 'hello\nq\n' | nc 127.0.0.1 7000
 import * as net from 'net';
-import { Reaper, fork } from 'posix-fork';
+import { Reaper, ensureForkSafe, fork } from 'posix-fork';
+
+ensureForkSafe(); // see examples/fork.ts
 
 const port = Number(process.argv[2] ?? 7000);
 
@@ -23,10 +25,11 @@ const server = net.createServer((socket) => {
     serveConnection(socket);
     return;
   }
+  const client = `${socket.remoteAddress}:${socket.remotePort}`;
   // The parent's copy of the descriptor: destroy() only closes it (no shutdown, which would
   // end the connection for the child too).
   socket.destroy();
-  console.log(`connection ${socket.remotePort} served by child ${pid}`);
+  console.log(`connection from ${client} served by child ${pid}`);
 });
 
 function serveConnection(socket: net.Socket): void {

@@ -1,12 +1,14 @@
 // Pool: a CPU-bound map over a big table, on all cores, with an ordinary closure.
 //
-//   node --single-threaded dist/examples/pool.js [--quick]
+//   node dist/examples/pool.js [--quick]
 //
 // The table is built once, in the parent. Every worker is forked from the parent at the call,
 // so the closure passed to map() sees the table (and `threshold`, as it is at the call)
 // without anything being copied to it; only the results come back.
 import * as os from 'os';
-import { Pool } from '../src';
+import { Pool, ensureForkSafe } from 'posix-fork';
+
+ensureForkSafe(); // see examples/fork.ts
 
 const quick = process.argv.includes('--quick');
 const ROWS = quick ? 50_000 : 2_000_000; // 6 doubles a row: 96 MB (2.4 MB with --quick)

@@ -1,29 +1,31 @@
-// Seed 001: "通过继承Process类并重写run函数" — subclass Process and override run().
-// Beyond Python: run()'s return value comes back as p.result, a thrown error as p.error.
+// Process, subclassed: override run() as in Python's multiprocessing. Beyond Python, run()'s
+// return value comes back as p.result and an error it throws as p.error.
 //
-//   node --single-threaded dist/examples/process-subclass.js
-import { Process } from '../src';
+//   node dist/examples/process-subclass.js
+import { Process, ensureForkSafe } from 'posix-fork';
 
-class MyProcess extends Process<string> {
-  constructor(private readonly i: number) {
+ensureForkSafe(); // see examples/fork.ts
+
+class Worker extends Process<string> {
+  constructor(private readonly n: number) {
     super();
   }
 
   // Runs in the child; `this` is the child's copy of the object.
   override run(): string {
-    console.log(`${this.i}子进程${process.pid} 正在执行!`);
-    if (this.i === 4) throw new RangeError(`${this.i} is one too many`);
-    return `${this.i}: done by ${process.pid}`;
+    console.log(`worker ${this.n}: process ${process.pid} is running`);
+    if (this.n === 4) throw new RangeError(`${this.n} is one too many`);
+    return `${this.n}: done by ${process.pid}`;
   }
 }
 
 async function main(): Promise<void> {
-  const list = [1, 2, 3, 4].map((i) => new MyProcess(i));
-  list.forEach((p) => p.start());
-  for (const p of list) {
-    const code = await p.join();
-    console.log(`${p.name}: exit code ${code}, result ${JSON.stringify(p.result)}` +
-      (p.error ? `, error ${p.error.name}: ${p.error.message}` : ''));
+  const workers = [1, 2, 3, 4].map((n) => new Worker(n));
+  workers.forEach((worker) => worker.start());
+  for (const worker of workers) {
+    const code = await worker.join();
+    console.log(`${worker.name}: exit code ${code}, result ${JSON.stringify(worker.result)}` +
+      (worker.error ? `, error ${worker.error.name}: ${worker.error.message}` : ''));
   }
 }
 

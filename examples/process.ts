@@ -1,112 +1,130 @@
-// The seeds' multiprocessing.Process programs (000, 001, 004) with Process on a real fork():
+// Process, Python's multiprocessing.Process on a real fork(): the classic programs.
 //
-//   node --single-threaded dist/examples/process.js [program] [--quick]
+//   node dist/examples/process.js [program] [--quick]
 //
-//   memory      001: each child adds 1 to num = 100 and prints 101; the parent keeps 100
-//   join-order  001: start all then join all (fast) vs join inside the loop (serial)
-//   cleanup     004: a child per start(); ps shows at most one zombie, the newest one
-//   tasks       000: three children whose output arrives after "main process ending"
-//   no-daemon   000: the parent ends, its non-daemonic child still finishes (2 s)
-//   daemon      000: the same with daemon = true: the child dies with the parent
-//   (none)      memory, join-order, cleanup, then daemon
-import { Process, currentProcess, processInfo } from '../src';
+//   memory      each child adds 1 to num = 100 and sees 101; the parent keeps 100
+//   join-order  start all, then join all (parallel) against join inside the loop (serial)
+//   tasks       three children whose output comes after "main process ending": like Python,
+//               the parent waits for its non-daemonic children when it ends
+//   cleanup     a child per start(); start() reaps the children that have ended (Python's
+//               _cleanup()), so ps shows at most one zombie, the newest child
+//   no-daemon   the parent ends, its child still finishes (2 s)
+//   daemon      the same with daemon = true: the child is terminated with its parent
+//   (none)      memory, join-order, tasks (joined), cleanup, then daemon
+//
+// --quick divides every wait by 10.
+import { Process, currentProcess, ensureForkSafe, processInfo } from 'posix-fork';
+import { showProcesses } from './ps';
 
-const quick = process.argv.includes('--quick');
+ensureForkSafe(); // see examples/fork.ts
+
+const scale = process.argv.includes('--quick') ? 0.1 : 1;
 const program = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, quick ? ms / 10 : ms));
-// Python's time.sleep blocks; so does this (a synchronous target ends the child inside start()).
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, quick ? ms / 10 : ms);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms * scale));
+// Python's time.sleep blocks; so does this.
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms * scale);
+const until = async (done: () => boolean) => {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
 
 let num = 100;
 
 async function memory(): Promise<void> {
-  console.log('== 001: independent memory (num = 100)');
-  const runTask = (name: string) => {
+  console.log('== memory: every child has its own copy (num = 100)');
+  const addOne = (name: string) => {
     num += 1; // this child's copy
-    console.log(`${name} 进程中的 num值为${num}`);
+    console.log(`${name}: num in the child is ${num}`);
     return num;
   };
-  const list = ['user001', 'user002', 'user003'].map((name) => new Process({ target: runTask, args: [name] }));
-  for (const p of list) p.start();
-  for (const p of list) await p.join();
-  console.log(`主函数结束啦~  parent num = ${num}; children returned ${list.map((p) => p.result).join(', ')}`);
+  const children = ['user001', 'user002', 'user003'].map((name) => new Process({ target: addOne, args: [name] }));
+  for (const child of children) child.start();
+  for (const child of children) await child.join();
+  console.log(`main: num in the parent is ${num}; the children returned ${children.map((child) => child.result).join(', ')}`);
 }
 
 async function joinOrder(): Promise<void> {
-  console.log('\n== 001: where join() goes');
-  const runTask = (i: number) => {
-    console.log(`${i} 进程${process.pid}正在 运行`);
-    sleepSync(150);
+  console.log('\n== join-order: where join() goes');
+  const work = (i: number) => {
+    console.log(`${i}: process ${process.pid} is running`);
+    sleepSync(1500);
   };
-  let t = Date.now();
-  const list: Process[] = [];
+  let started = Date.now();
+  const children: Process[] = [];
   for (let i = 1; i <= 4; i++) {
-    const p = new Process({ target: runTask, args: [i] });
-    p.start();
-    list.push(p);
+    const child = new Process({ target: work, args: [i] });
+    child.start();
+    children.push(child);
   }
-  for (const p of list) await p.join();
-  console.log(`start all, then join all: 耗时${((Date.now() - t) / 1000).toFixed(3)}s`);
-  t = Date.now();
+  for (const child of children) await child.join();
+  console.log(`start all, then join all: ${((Date.now() - started) / 1000).toFixed(2)} s`);
+  started = Date.now();
   for (let i = 1; i <= 4; i++) {
-    const p = new Process({ target: runTask, args: [i] });
-    p.start();
-    await p.join(); // waits before starting the next one: serial
+    const child = new Process({ target: work, args: [i] });
+    child.start();
+    await child.join(); // waits before the next one starts: serial
   }
-  console.log(`join inside the loop:     耗时${((Date.now() - t) / 1000).toFixed(3)}s`);
+  console.log(`join inside the loop:     ${((Date.now() - started) / 1000).toFixed(2)} s`);
+}
+
+async function tasks(join: boolean): Promise<void> {
+  console.log('\n== tasks: start() returns at once');
+  console.log('main process starting ...');
+  const work = async (name: string) => {
+    console.log(`${name} is starting ....`);
+    await sleep(2000);
+    console.log(`${name} is ending ....`);
+  };
+  const children = [0, 1, 2].map((i) => new Process({ target: work, args: [`task_${i}`], name: `task_${i}` }));
+  for (const child of children) child.start();
+  console.log(`main process ending ...${join ? ' (but first it joins its children)' : ''}`);
+  if (!join) return; // the parent waits for them when it ends
+  showProcesses('three children running the same program:', [process.pid, ...children.map((child) => child.pid as number)]);
+  const codes = await Promise.all(children.map((child) => child.join()));
+  console.log(`joined: ${children.map((child, i) => `${child.name} exit code ${codes[i]}`).join(', ')}`);
 }
 
 async function cleanup(): Promise<void> {
-  console.log('\n== 004: start() reaps the finished children first (Python\'s _cleanup())');
+  console.log('\n== cleanup: start() first reaps the children that have ended');
   const started: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const p = new Process({ target: () => console.log(`  os.pid is ${process.pid}`) });
-    p.start();
-    started.push(p.pid as number);
-    await sleep(300);
-    const zombies = started.filter((pid) => processInfo(pid)?.state === 'Z');
-    console.log(`  after start #${i + 1}: zombies among our children: [${zombies.join(', ')}]`);
+  for (let i = 1; i <= 3; i++) {
+    const child = new Process({ target: () => console.log(`  child ${process.pid} ends at once`) });
+    child.start();
+    started.push(child.pid as number);
+    await until(() => processInfo(child.pid as number)?.state === 'Z');
+    showProcesses(`after start #${i}: the newest child is a zombie, the earlier ones are reaped`, started);
   }
 }
 
-function tasks(): void {
-  console.log('main process starting ...');
-  const work = async (name: string) => {
-    console.log(`${name} is starting .... `);
-    await sleep(2000);
-    console.log(`${name} is ending .... `);
-  };
-  for (let i = 0; i < 3; i++) new Process({ target: work, args: [`task_${i}`] }).start();
-  console.log('main process ending ...');
-  // Not joined: like Python's atexit, the parent waits for non-daemonic children at its end.
-}
-
 function emperor(daemon: boolean): void {
-  const task = async (name: string) => {
-    console.log(`总管:>>${name}>>正常存活`);
+  console.log(`\n== ${daemon ? 'daemon' : 'no-daemon'}: the parent ends first (${currentProcess().name})`);
+  const steward = async (name: string) => {
+    console.log(`steward ${name}: alive`);
     await sleep(2000);
-    console.log(`总管:>>${name}>>正常死亡`);
+    console.log(`steward ${name}: finished`);
   };
-  console.log(`皇帝 :>>> Tom >>> 执掌江山   (${currentProcess().name}, daemon child: ${daemon})`);
-  const p = new Process({ target: task, args: ['max'] });
-  p.daemon = daemon; // must be set before start()
-  p.start();
-  setTimeout(() => console.log('皇帝 :>>> Tom >>> 寿终正寝'), quick ? 20 : 200);
+  console.log('emperor: Tom takes the throne');
+  const child = new Process({ target: steward, args: ['max'], name: 'max' });
+  child.daemon = daemon; // set before start()
+  child.start();
+  showProcesses(`the parent and its ${daemon ? 'daemonic' : 'non-daemonic'} child:`, [process.pid, child.pid as number]);
+  setTimeout(() => {
+    console.log(`emperor: Tom dies; ${daemon ? 'the daemonic steward is terminated with him' : 'the steward finishes first'}`);
+  }, 200 * scale);
 }
 
 async function main(): Promise<void> {
   switch (program) {
     case 'memory': return memory();
     case 'join-order': return joinOrder();
+    case 'tasks': return tasks(false);
     case 'cleanup': return cleanup();
-    case 'tasks': return tasks();
     case 'no-daemon': return emperor(false);
     case 'daemon': return emperor(true);
     case undefined:
       await memory();
       await joinOrder();
+      await tasks(true);
       await cleanup();
-      console.log('\n== 000: daemon = true: the child dies with the parent');
       return emperor(true);
     default:
       console.error(`unknown program ${program}`);

@@ -1,32 +1,36 @@
-// A zombie, as the seeds show it (002 "examples of zombie process generation", 003 test_a):
-// the child ends at once, the parent does not wait for it, and `ps` shows the child in state
-// Z as "<defunct>" until the parent reaps it (here: after a few seconds, with waitpid()).
+// A zombie: the child has ended, its parent has not asked for its exit status yet. The kernel
+// keeps the child's entry (pid, status) until the parent calls wait()/waitpid(); ps shows it
+// in state Z as "<defunct>", and no signal can remove it: it is already dead.
 //
-//   node --single-threaded dist/examples/zombie.js [--quick]   (seed: the parent sleeps 50 s)
-import { fork, getpid, getppid, waitpid } from '../src';
-import { psLine } from './ps-line';
+//   node dist/examples/zombie.js [--quick]    (the parent waits 5 s before it reaps; 0.5 s)
+import { ensureForkSafe, fork, getpid, getppid, processInfo, waitpid } from 'posix-fork';
+import { showProcesses } from './ps';
 
-const scale = process.argv.includes('--quick') ? 0.1 : 1;
+ensureForkSafe(); // see examples/fork.ts
+
+const waitMs = process.argv.includes('--quick') ? 500 : 5000;
 
 const pid = fork();
 if (pid === 0) {
-  console.log(`I am child process (${getpid()}) and my parent is ${getppid()}.`);
-  process.exit(3); // ends now; nobody has asked for its status yet
+  console.log(`child ${getpid()}: I am child process (${getpid()}) and my parent is ${getppid()}; exiting with code 3`);
+  process.exit(3);
 }
 
-console.log(`I (${getpid()}) just created a child process (${pid}).`);
-setTimeout(() => {
-  console.log('\nThe parent is busy and has not called wait(); ps -o stat,ppid,pid,cmd:');
-  console.log('STAT   PPID    PID CMD');
-  console.log(psLine(getpid()));
-  console.log(psLine(pid));
-}, 1000 * scale);
+console.log(`parent ${getpid()}: I just created a child process (${pid}); I will not wait for it yet`);
 
-setTimeout(() => {
-  // The cure: read the exit status. The kernel then frees the process-table entry.
+// processInfo() reads the state ps shows: poll until the child has ended.
+const poll = setInterval(() => {
+  if (processInfo(pid)?.state !== 'Z') return;
+  clearInterval(poll);
+  showProcesses('the child has ended and nobody has read its status:', [getpid(), pid]);
+  process.kill(pid, 'SIGKILL');
+  console.log(`parent ${getpid()}: kill -9 ${pid} does nothing; its state is still ${processInfo(pid)?.state}`);
+  setTimeout(reap, waitMs);
+}, 10);
+
+function reap(): void {
+  // Reading the status is what frees the entry.
   const status = waitpid(pid);
-  console.log(`\nwaitpid(${pid}) -> exit code ${status?.exitCode}; the zombie is gone:`);
-  console.log('STAT   PPID    PID CMD');
-  console.log(psLine(pid));
-  console.log(`${getpid()} end`);
-}, 5000 * scale);
+  console.log(`parent ${getpid()}: reaped child process ${pid}, status ${status?.status} (exit code ${status?.exitCode})`);
+  showProcesses('after waitpid() the kernel has freed the entry:', [getpid(), pid]);
+}

@@ -73,7 +73,7 @@ async function childMain(path: ExitPath): Promise<void> {
   const devNull = fs.openSync('/dev/null', 'w');
   dup2(devNull, 2); // the uncaught-exception path prints; keep the run's output readable
   fs.closeSync(devNull);
-  // ~38 MB of short-lived arrays: three or more scavenges in the child (seen with --trace-gc).
+  // Enough short-lived arrays (about 38 MB) that the child's young generation is collected several times.
   let keep: number[][] = [];
   for (let round = 0; round < 4; round++) {
     keep = [];

@@ -5,13 +5,12 @@
 //   node --single-threaded dist/scripts/stress-reap.js [--children 1000] [--rounds 10]
 //        [--scope own|all] [--json]
 //
-// The children block on a shared pipe; closing the parent's write end releases them all. Each
-// writes its CLOCK_MONOTONIC time just before _exit(), so "last exit -> last 'exit' event"
-// is measured against the child's own clock reading.
-import { readdirSync, readFileSync, closeSync, readSync, writeSync } from 'fs';
-import { Reaper, WaitStatus, fork, getpid, pipe, processInfo, _exit } from '../src';
+// The children exit together (scripts/gated-children.ts), and "last exit -> last 'exit' event"
+// is measured against their own clock readings.
+import { closeSync, readdirSync } from 'fs';
+import { Reaper, WaitStatus, getpid, processInfo, reaperDiagnostics } from '../src';
 import { openFds } from '../src/fds';
-import { reaperDiagnostics } from '../src/reaper';
+import { forkGatedChildren, readExitTimes } from './gated-children';
 
 interface Options {
   children: number;
@@ -45,7 +44,6 @@ export interface RoundResult {
   lastExitToLastEventMs: number;
 }
 
-const codeOf = (i: number): number => (i % 255) + 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Linux: every zombie child of ours, from /proc. Elsewhere: the round's children, by pid.
@@ -69,34 +67,13 @@ async function round(children: number, scope: 'own' | 'all'): Promise<RoundResul
     exits.set(status.pid, status);
     lastEventNs = process.hrtime.bigint();
   });
-  const [gateRead, gateWrite] = pipe();
-  const [timesRead, timesWrite] = pipe();
-  const expected = new Map<number, number>();
   const forkStart = process.hrtime.bigint();
-  for (let i = 0; i < children; i++) {
-    const pid = fork();
-    if (pid === 0) {
-      closeSync(gateWrite);
-      closeSync(timesRead);
-      try {
-        readSync(gateRead, Buffer.alloc(1), 0, 1, null); // returns at EOF: the gate opened
-      } finally {
-        writeSync(timesWrite, `${process.hrtime.bigint()}\n`);
-        _exit(codeOf(i));
-      }
-    }
-    expected.set(pid, codeOf(i));
-  }
+  const { expected, gateWrite, timesRead } = forkGatedChildren(children);
   const forkMs = Number(process.hrtime.bigint() - forkStart) / 1e6;
-  closeSync(gateRead);
-  closeSync(timesWrite);
   closeSync(gateWrite); // every child wakes up now
   const deadline = Date.now() + 30000;
   while (exits.size < children && Date.now() < deadline) await sleep(5);
-  const times = readFileSync(timesRead, 'utf8').trim().split('\n').filter(Boolean).map(BigInt);
-  closeSync(timesRead);
-  const first = times.reduce((a, b) => (a < b ? a : b));
-  const last = times.reduce((a, b) => (a > b ? a : b));
+  const { first, last } = readExitTimes(timesRead);
   let missing = 0;
   let wrongCodes = 0;
   for (const [pid, code] of expected) {

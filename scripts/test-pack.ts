@@ -10,7 +10,8 @@
 //    (no cc, g++, make or python) and npm_config_build_from_source unset, so the install
 //    succeeds only if the prebuilt binary is used.
 // 4. There, under `node --single-threaded` with PREBUILDS_ONLY=1, runs a fork + waitpid round
-//    trip through require() and through import, and type-checks a CommonJS and an ESM
+//    trip through require() and through import, runs `posix-fork demo fork` (the command and
+//    the example it runs, from the installed package), and type-checks a CommonJS and an ESM
 //    consumer with tsc (nodenext, bundler and node10 resolution).
 // --node <file> runs steps 3 and 4 with that Node binary (npm included) instead of this one:
 // npm run test:arm64 passes the arm64 Node, run under qemu, so the install must pick
@@ -18,12 +19,11 @@
 // Temporary directories are removed at the end (keep them with --keep).
 //
 //   node dist/scripts/test-pack.js [--keep] [--node <file>]
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { ROOT, cleanEnv, npmCli, printedHelp, runOk } from './lib';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 /** What the package build needs; everything else in the repository stays out of the stage. */
 const STAGED = [
   'package.json',
@@ -32,6 +32,7 @@ const STAGED = [
   'scripts/prebuild.sh',
   'scripts/arm64-setup.sh',
   'src',
+  'examples',
   'esm',
   'tsconfig.json',
   'tsconfig.build.json',
@@ -63,78 +64,6 @@ function checkElf(file: string, arch: string): string {
     if (type === 2) throw new Error(`${file}: has a symbol table (SHT_SYMTAB): not stripped`);
   }
   return `${arch} ELF, stripped, ${(data.length / 1024).toFixed(0)} KiB`;
-}
-
-interface Captured {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command in its own process group; the whole group is killed after `timeoutMs`. */
-function run(
-  file: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Promise<Captured> {
-  const { timeoutMs = 300000 } = options;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function describe(result: Captured): string {
-  return `exit ${result.code ?? result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
-
-async function runOk(file: string, args: string[], options: Parameters<typeof run>[2]) {
-  const result = await run(file, args, options);
-  if (result.code !== 0) throw new Error(`${path.basename(file)} ${args.join(' ')}: ${describe(result)}`);
-  return result;
-}
-
-/** The npm CLI script, so npm can be run by node from a PATH that has no npm directory. */
-function npmCli(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'npm');
-    if (fs.existsSync(candidate)) return fs.realpathSync(candidate);
-  }
-  throw new Error('npm not found on PATH');
-}
-
-/** process.env without npm's per-run variables, which would point a nested npm at this repo. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(name) || name === 'INIT_CWD' || name === 'PREBUILDS_ONLY') continue;
-    env[name] = value;
-  }
-  return env;
 }
 
 function findOnPath(command: string, pathValue: string): string | null {
@@ -217,7 +146,13 @@ waitpid();
 export { status, same };
 `;
 
+const USAGE = `
+usage: node dist/scripts/test-pack.js [--keep] [--node <file>]
+  --keep         keep the temporary directories
+  --node <file>  install the tarball and run the consumers with this Node binary`;
+
 async function main(): Promise<void> {
+  if (printedHelp(USAGE)) return;
   const keep = process.argv.includes('--keep');
   const nodeIndex = process.argv.indexOf('--node');
   /** The Node that installs the tarball and runs the consumers. */
@@ -295,6 +230,7 @@ async function main(): Promise<void> {
         'dist/src/index.js',
         'dist/src/index.d.ts',
         'dist/src/native.js',
+        'dist/examples/ps.js',
         'esm/index.mjs',
         'esm/index.d.mts',
       ];
@@ -302,7 +238,7 @@ async function main(): Promise<void> {
       for (const tuple of PREBUILT_DIRS) {
         if (!files.some((file) => file.startsWith(`prebuilds/${tuple}/`))) missing.push(`prebuilds/${tuple}/*.node`);
       }
-      const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|native\/[^/]+\.(cc|h)|dist\/src\/.+\.(js|d\.ts)|esm\/index\.(mjs|d\.mts)|prebuilds\/[^/]+\/[^/]+\.node)$/;
+      const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|native\/[^/]+\.(cc|h)|dist\/src\/.+\.(js|d\.ts)|dist\/examples\/[^/]+\.js|esm\/index\.(mjs|d\.mts)|prebuilds\/[^/]+\/[^/]+\.node)$/;
       const unexpected = files.filter((file) => !allowed.test(file));
       if (missing.length || unexpected.length) {
         throw new Error(`missing: ${missing.join(', ') || '-'}; unexpected: ${unexpected.join(', ') || '-'}`);
@@ -346,46 +282,46 @@ async function main(): Promise<void> {
 
     const runEnv: NodeJS.ProcessEnv = { ...noCompilerEnv, PREBUILDS_ONLY: '1' };
 
-    await step('require("posix-fork"): fork + waitpid under node --single-threaded', async () => {
-      fs.writeFileSync(path.join(app, 'round-trip.cjs'), CONSUMER_CJS);
-      const result = await runOk(node, ['--single-threaded', 'round-trip.cjs'], {
+    /**
+     * Writes `source` (unless null) to `file` in the project and runs it with `args` under
+     * `node --single-threaded`; its stdout, once it has exited 0 with nothing on stderr.
+     */
+    const runInProject = async (file: string, source: string | null, args: string[]): Promise<string> => {
+      if (source !== null) fs.writeFileSync(path.join(app, file), source);
+      const result = await runOk(node, ['--single-threaded', file, ...args], {
         cwd: app,
         env: runEnv,
         timeoutMs: 30000 * TIME_SCALE,
       });
-      const seen = JSON.parse(result.stdout) as {
-        entry: string;
-        binary: string;
-        forkSafe: boolean;
-        status: { exitCode: number | null };
-      };
+      if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
+      return result.stdout;
+    };
+
+    await step('require("posix-fork"): fork + waitpid under node --single-threaded', async () => {
+      const stdout = await runInProject('round-trip.cjs', CONSUMER_CJS, []);
+      const seen = JSON.parse(stdout) as { entry: string; binary: string; forkSafe: boolean;
+        status: { exitCode: number | null } };
       const installed = path.join(app, 'node_modules', 'posix-fork');
       if (seen.entry !== path.join(installed, 'dist', 'src', 'index.js')) throw new Error(`entry ${seen.entry}`);
       if (!seen.binary.startsWith(path.join(installed, 'prebuilds', nodeTuple) + path.sep)) {
         throw new Error(`binary ${seen.binary}, expected one in prebuilds/${nodeTuple}/`);
       }
-      if (!seen.forkSafe || seen.status.exitCode !== 42) throw new Error(result.stdout + result.stderr);
-      if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
+      if (!seen.forkSafe || seen.status.exitCode !== 42) throw new Error(stdout);
       return `child exit code ${seen.status.exitCode}, binary ${path.relative(app, seen.binary)}`;
     });
 
     await step('import from "posix-fork": fork + waitpid under node --single-threaded', async () => {
-      fs.writeFileSync(path.join(app, 'round-trip.mjs'), CONSUMER_ESM);
-      const result = await runOk(node, ['--single-threaded', 'round-trip.mjs'], {
-        cwd: app,
-        env: runEnv,
-        timeoutMs: 30000 * TIME_SCALE,
-      });
-      const seen = JSON.parse(result.stdout) as {
-        sameInstance: boolean;
-        forkSafe: boolean;
-        status: { exitCode: number | null };
-      };
-      if (!seen.sameInstance || !seen.forkSafe || seen.status.exitCode !== 43) {
-        throw new Error(result.stdout + result.stderr);
-      }
-      if (result.stderr !== '') throw new Error(`stderr: ${result.stderr}`);
+      const stdout = await runInProject('round-trip.mjs', CONSUMER_ESM, []);
+      const seen = JSON.parse(stdout) as { sameInstance: boolean; forkSafe: boolean;
+        status: { exitCode: number | null } };
+      if (!seen.sameInstance || !seen.forkSafe || seen.status.exitCode !== 43) throw new Error(stdout);
       return `child exit code ${seen.status.exitCode}, same instance as require()`;
+    });
+
+    await step('the posix-fork command runs a demo: its example, from the installed package', async () => {
+      const stdout = await runInProject(path.join('node_modules', '.bin', 'posix-fork'), null, ['demo', 'fork']);
+      if (!/source = 9 in the child/.test(stdout) || !/nothing left behind/.test(stdout)) throw new Error(stdout);
+      return 'posix-fork demo fork: exit 0, nothing left behind';
     });
 
     await step('types: CommonJS and ESM consumers type-check (nodenext, bundler, node10)', async () => {

@@ -63,6 +63,7 @@ export import DaemonStartError = daemonError.DaemonStartError;
 export declare const Reaper: typeof reaper.Reaper;
 export type Reaper = reaper.Reaper;
 export declare const reapChildren: typeof reaper.reapChildren;
+export declare const reaperDiagnostics: typeof reaper.reaperDiagnostics;
 export declare const setChildSubreaper: typeof reaper.setChildSubreaper;
 export declare const waitFor: typeof reaper.waitFor;
 export type { ReapOptions, ReapScope, ReaperOptions } from './reaper';
@@ -108,7 +109,7 @@ function loadOnFirstUse(load: () => Record<string, unknown>, names: readonly str
   }
 }
 
-loadOnFirstUse(() => require('./reaper'), ['Reaper', 'reapChildren', 'setChildSubreaper', 'waitFor']);
+loadOnFirstUse(() => require('./reaper'), ['Reaper', 'reapChildren', 'reaperDiagnostics', 'setChildSubreaper', 'waitFor']);
 loadOnFirstUse(() => require('./procinfo'), ['processInfo']);
 loadOnFirstUse(() => require('./daemon'), ['daemonize']);
 loadOnFirstUse(() => require('./process'), ['Process', 'activeChildren', 'currentProcess']);

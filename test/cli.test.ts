@@ -1,29 +1,14 @@
-// The `posix-fork` command, driven as users run it: `node dist/src/cli/index.js ...` in its own
-// process (not in the fork-safe mode: the command must get there itself), checked through its
-// output, its exit status, and the process table in /proc.
-import { execFileSync } from 'child_process';
+// The `posix-fork` command, driven as users run it (test/cli-helpers.ts), checked through its
+// output, its exit status, and the process table in /proc. The demos: test/demos.test.ts.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, FORK_SAFE_FLAGS, ROOT, RunOptions, RunResult, procState, runNode, until } from './helpers';
+import { alive, cli, cmdline, killStrays, strays } from './cli-helpers';
+import { FIXTURES, FORK_SAFE_FLAGS, procState, until } from './helpers';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 const linux = process.platform === 'linux';
 const onLinux = linux ? test : test.skip;
 
-/** Plain output: no colour forced or forbidden by the environment jest runs in. */
-const PLAIN_ENV = { FORCE_COLOR: undefined, NO_COLOR: undefined } as unknown as NodeJS.ProcessEnv;
-
-function cli(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return runNode([CLI, ...args], { forkSafe: false, ...options, env: { ...PLAIN_ENV, ...options.env } });
-}
-
-/**
- * Processes this file started outside its process groups (daemons, orphans), with a piece of
- * their command line: killed in afterAll if still there and still that program (a pid may
- * have been reused meanwhile).
- */
-const strays = new Map<number, string>();
 let tmp: string;
 
 beforeAll(() => {
@@ -31,14 +16,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const [pid, program] of strays) {
-    if (!alive(pid) || !cmdline(pid).includes(program)) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killStrays();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -56,39 +34,6 @@ function ppidOf(pid: number): number | null {
   return fields ? Number(fields[1]) : null;
 }
 
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-  } catch {
-    return '';
-  }
-}
-
-/** Still running: in the table and not a zombie (a zombie of init is dead, only not yet reaped). */
-function alive(pid: number): boolean {
-  const state = procState(pid);
-  return state !== null && state !== 'Z' && state !== 'X';
-}
-
-/** The PID column of every process-table row a demo printed. */
-function tablePids(stdout: string): number[] {
-  const pids = new Set<number>();
-  for (const line of stdout.split('\n')) {
-    const match = /^\s{4}([RSDZTtIWXKPLNs<l+]+)\s+(\d+)\s+(\d+)\s{2}/.exec(line);
-    if (match) pids.add(Number(match[3]));
-  }
-  return [...pids];
-}
-
-/** The table row of `pid`: [stat, ppid, cmd]. */
-function rowOf(stdout: string, pid: number): { stat: string; ppid: number; rest: string } | null {
-  for (const line of stdout.split('\n')) {
-    const match = /^\s{4}(\S+)\s+(\d+)\s+(\d+)\s{2}(.*)$/.exec(line);
-    if (match && Number(match[3]) === pid) return { stat: match[1], ppid: Number(match[2]), rest: match[4] };
-  }
-  return null;
-}
-
 function readPid(file: string): number | null {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0].trim());
@@ -97,151 +42,6 @@ function readPid(file: string): number | null {
     return null;
   }
 }
-
-describe('posix-fork demo', () => {
-  test('without a name lists every demo', async () => {
-    const result = await cli(['demo']);
-    expect(result.code).toBe(0);
-    for (const name of ['fork', 'zombie', 'orphan', 'reap-signal', 'reap-poll', 'daemon', 'process']) {
-      expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s+\\S`, 'm'));
-    }
-  });
-
-  test('an unknown demo is one line on stderr and status 2', async () => {
-    const result = await cli(['demo', 'nope']);
-    expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^posix-fork demo: unknown demo 'nope'/);
-  });
-
-  // Every demo: exit 0, plain text in a pipe, and none of the processes it showed still runs.
-  async function runDemo(name: string): Promise<RunResult & { pids: number[] }> {
-    const result = await cli(['demo', name], { timeoutMs: 30000 });
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    expect(result.stdout).not.toMatch(/\x1b\[/);
-    expect(result.stdout).toMatch(/^\s+STAT\s+PPID\s+PID\s+CMD$/m);
-    const pids = tablePids(result.stdout).filter((pid) => pid !== result.pid);
-    expect(pids.length).toBeGreaterThan(0);
-    for (const pid of pids) strays.set(pid, 'posix-fork demo');
-    // Orphans and daemons are reaped by their adopter; they must at least have ended.
-    await until(() => pids.every((pid) => !alive(pid)), 5000).catch(() => undefined);
-    expect(pids.filter(alive)).toEqual([]);
-    return { ...result, pids };
-  }
-
-  test('fork: both pids, the child is the parent\'s child, the copied variable', async () => {
-    const result = await runDemo('fork');
-    expect(result.stdout).toMatch(/source = 9 in the child/);
-    expect(result.stdout).toMatch(/source = 10 in the parent/);
-    const [child] = result.pids;
-    expect(rowOf(result.stdout, child)?.ppid).toBe(result.pid);
-    expect(result.stdout).toContain(`I am child process (${child}) and my parent is ${result.pid}.`);
-    expect(result.stdout).toMatch(/exit code 0; the child is reaped/);
-  });
-
-  test('zombie: a Z <defunct> row under the demo, then reaped and gone', async () => {
-    const result = await runDemo('zombie');
-    const [child] = result.pids;
-    const row = rowOf(result.stdout, child);
-    expect(row?.stat).toMatch(/^Z/);
-    expect(row?.ppid).toBe(result.pid);
-    expect(row?.rest).toMatch(/<defunct>/);
-    expect(result.stdout).toContain(`reaped child process ${child}, status 768 (exit code 3)`);
-    expect(result.stdout).toContain(`(pid ${child} is no longer in the process table)`);
-  });
-
-  test('orphan: the child shows its new parent, not the one that exited', async () => {
-    const result = await runDemo('orphan');
-    const orphan = result.pids.find((pid) => rowOf(result.stdout, pid) !== null) as number;
-    const row = rowOf(result.stdout, orphan);
-    const parent = Number(/I am the parent: pid (\d+)/.exec(result.stdout)?.[1]);
-    expect(row?.ppid).not.toBe(parent);
-    expect(row?.ppid).not.toBe(result.pid);
-    expect(result.stdout).toContain(`(pid ${parent} is no longer in the process table)`);
-    expect(result.stdout).toMatch(new RegExp(`my parent is now ${row?.ppid} `));
-  });
-
-  test('orphan: a child that first looks after its parent has gone still names that parent', async () => {
-    const hook = path.join(FIXTURES, 'late-getppid.js');
-    const result = await runNode(['-r', hook, CLI, 'demo', 'orphan'], {
-      forkSafe: false, timeoutMs: 30000, env: PLAIN_ENV,
-    });
-    expect(result.code).toBe(0);
-    const parent = Number(/I am the parent: pid (\d+)/.exec(result.stdout)?.[1]);
-    expect(result.stdout).toMatch(new RegExp(`I am the child, my parent is ${parent}\\b`));
-    const adopter = Number(/my parent is now (\d+)/.exec(result.stdout)?.[1]);
-    expect(adopter).not.toBe(parent);
-    const pids = tablePids(result.stdout).filter((pid) => pid !== result.pid);
-    for (const pid of pids) strays.set(pid, 'posix-fork demo');
-    await until(() => pids.every((pid) => !alive(pid)), 5000).catch(() => undefined);
-    expect(pids.filter(alive)).toEqual([]);
-  });
-
-  test('reap-signal: the SIGCHLD loop reaps the child with its status; then ECHILD', async () => {
-    const result = await runDemo('reap-signal');
-    const [child] = result.pids;
-    expect(rowOf(result.stdout, child)?.stat).toMatch(/^[SR]/);
-    expect(result.stdout).toContain(`reaped child process ${child}, status 768 (exit code 3)`);
-    expect(result.stdout).toMatch(/ECHILD: current process has no existing unwaited-for child processes/);
-  });
-
-  test('reap-poll: "one loop..." until the poll reaps the child', async () => {
-    const result = await runDemo('reap-poll');
-    const child = Number(/the child pid is (\d+)/.exec(result.stdout)?.[1]);
-    expect((result.stdout.match(/one loop\.\.\./g) ?? []).length).toBeGreaterThanOrEqual(2);
-    expect(result.stdout).toContain(`reaped child process ${child}, status 0`);
-    expect(result.stdout).toContain(`(pid ${child} is no longer in the process table)`);
-  });
-
-  onLinux('daemon: the double fork leaves a session-less, terminal-less daemon, then stops it', async () => {
-    const result = await runDemo('daemon');
-    const pidFile = /from (\S+\.pid):/.exec(result.stdout)?.[1] as string;
-    const [daemon] = result.pids;
-    const row = rowOf(result.stdout, daemon);
-    expect(row?.stat).not.toContain('s'); // not a session leader
-    expect(row?.ppid).not.toBe(result.pid);
-    expect(result.stdout).toMatch(/terminal: none · cwd: \/ · umask: 0000/);
-    expect(result.stdout).toMatch(/ended on SIGTERM; its exit handler removed the pidfile/);
-    expect(fs.existsSync(pidFile)).toBe(false);
-  });
-
-  test('process: tasks joined, the daemonic child ends with its parent, _cleanup reaps', async () => {
-    const result = await runDemo('process');
-    for (const task of ['task_0', 'task_1', 'task_2']) {
-      expect(result.stdout).toContain(`${task} is starting ....`);
-      expect(result.stdout).toContain(`${task} is ending ....`);
-    }
-    expect(result.stdout).toContain('joined: task_0 exit code 0, task_1 exit code 0, task_2 exit code 0');
-    expect(result.stdout).not.toContain('never printed');
-    expect(result.stdout).toMatch(/^\s{4}Z\S*\s+\d+\s+\d+\s{2}\[.*\] <defunct>/m);
-    expect(result.stdout).toContain('nothing left behind');
-  });
-
-  const withScript = linux && (() => {
-    try {
-      execFileSync('script', ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-
-  (withScript ? test : test.skip)('on a terminal (script -qec) the demo is coloured; NO_COLOR turns it off', async () => {
-    const underScript = (env: NodeJS.ProcessEnv) => runNode(['-e', `
-      const { execFileSync } = require('child_process');
-      process.stdout.write(execFileSync('script', ['-qec', ${JSON.stringify(`${process.execPath} ${CLI} demo zombie`)}, '/dev/null'],
-        { encoding: 'utf8' }));`], { forkSafe: false, env: { ...PLAIN_ENV, ...env }, timeoutMs: 30000 });
-    const coloured = await underScript({});
-    expect(coloured.code).toBe(0);
-    expect(coloured.stdout).toMatch(/\x1b\[31m\s+Z\+?\s+\d+\s+\d+/); // the zombie row in red
-    expect(coloured.stdout).toContain('<defunct>');
-    const plain = await underScript({ NO_COLOR: '1' });
-    expect(plain.code).toBe(0);
-    expect(plain.stdout).toContain('<defunct>');
-    expect(plain.stdout).not.toMatch(/\x1b\[/);
-  });
-});
 
 onLinux('daemon / status / stop: a round trip through the pidfile', async () => {
   const pidFile = path.join(tmp, 'sleeper.pid');

@@ -55,7 +55,7 @@ test('posix-fork demo server: three connections, three children, all reaped', as
   expect(result.code).toBe(0);
   const served = [...result.stdout.matchAll(/got back "hello \d" \(served by (\d+)\)/g)].map((m) => Number(m[1]));
   expect(new Set(served).size).toBe(3);
-  for (const pid of served) expect(result.stdout).toContain(`reaped child ${pid} (exit code 0)`);
+  for (const pid of served) expect(result.stdout).toContain(`reaped ${pid} (exit code 0)`);
   expect(result.stdout).toMatch(/every one reaped: no zombie/);
   expect(served.filter((pid) => procState(pid) !== null)).toEqual([]);
 });

@@ -10,7 +10,7 @@ const json = (text: string) => lines(text).map((line) => JSON.parse(line));
 
 describe('the seeds: fork returns twice', () => {
   test('the child changes its copy; the parent keeps its own; children in a loop are independent', async () => {
-    const run = await runFixture('fork-seeds.js');
+    const run = await runFixture('fork-classic.js');
     expect(run.code).toBe(0);
     const out = lines(run.stdout);
     const parentPid = run.pid;

@@ -21,11 +21,18 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 /** Names Node adds to the namespace of any CommonJS module, not part of the API. */
 const INTEROP_NAMES = new Set(['default', '__esModule', 'module.exports']);
 
+/** Whether an entry of "files" (a directory/, dir/*.ext or a file) takes `file`. */
 function shipped(file: string): boolean {
   const relative = path.posix.normalize(file);
-  return pkg.files.some((entry) =>
-    entry.endsWith('/') ? relative.startsWith(entry) : relative === entry,
-  );
+  return pkg.files.some((entry) => {
+    if (entry.endsWith('/')) return relative.startsWith(entry);
+    const star = entry.indexOf('/*');
+    if (star >= 0) {
+      const [dir, ending] = [entry.slice(0, star + 1), entry.slice(star + 2)];
+      return relative.startsWith(dir) && !relative.slice(dir.length).includes('/') && relative.endsWith(ending);
+    }
+    return relative === entry;
+  });
 }
 
 describe('entry points', () => {
@@ -44,6 +51,20 @@ describe('entry points', () => {
     }
     expect(path.normalize(pkg.exports['.'].require.default)).toBe(path.normalize(pkg.main));
     expect(path.normalize(pkg.exports['.'].require.types)).toBe(path.normalize(pkg.types));
+  });
+
+  test('the examples each demo runs are built and shipped', () => {
+    // The compiled command's list of demos: what `posix-fork demo` runs.
+    const { DEMOS } = require(path.join(ROOT, 'dist', 'src', 'cli', 'demos', 'index.js')) as {
+      DEMOS: Array<{ name: string; example: string }>;
+    };
+    expect(DEMOS.length).toBeGreaterThan(0);
+    for (const example of ['ps', ...DEMOS.map((demo) => demo.example)]) {
+      const file = `dist/examples/${example}.js`;
+      expect(fs.existsSync(path.join(ROOT, file))).toBe(true);
+      expect(shipped(file)).toBe(true);
+    }
+    expect(shipped('dist/examples/ps.d.ts')).toBe(false);
   });
 
   test('require("posix-fork") loads the CommonJS build', async () => {
@@ -82,7 +103,7 @@ describe('entry points', () => {
     expect(seen.count).toBeGreaterThanOrEqual(40);
     expect(seen.getters).toEqual([
       'Pool', 'PreforkServer', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'pmap',
-      'prefork', 'processInfo', 'reapChildren', 'setChildSubreaper', 'waitFor',
+      'prefork', 'processInfo', 'reapChildren', 'reaperDiagnostics', 'setChildSubreaper', 'waitFor',
     ]);
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);

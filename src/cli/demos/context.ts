@@ -1,19 +1,16 @@
-// What every demo uses: synchronous output (parent and children write to the same stdout,
-// line by line, in the order things happen), role-tagged lines, ps tables, and small waits.
-import { readSync, writeSync } from 'fs';
+// What every demo uses: synchronous output (the demo and the example's processes write to the
+// same stdout, line by line, in the order things happen), tagged lines, ps tables, small waits.
+import { writeSync } from 'fs';
 import { Style } from '../output';
 import { formatTable, psRow } from '../ps';
 
-export type Role = 'parent' | 'child' | 'first child' | 'daemon' | 'demo' | string;
-
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
-/** Blocks the thread for `ms` (the seeds' time.sleep, inside a child that has nothing else to do). */
-export function sleepSync(ms: number): void {
+function sleepSync(ms: number): void {
   Atomics.wait(nap, 0, 0, ms);
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -26,29 +23,6 @@ Promise<boolean> {
     if (Date.now() >= deadline) return false;
     await sleep(everyMs);
   }
-}
-
-/** Reads from a blocking pipe until `count` bytes or EOF; the text read. */
-export function readPipe(fd: number, count = 64): string {
-  const buffer = Buffer.alloc(count);
-  let total = 0;
-  while (total < count) {
-    let n: number;
-    try {
-      n = readSync(fd, buffer, total, count - total, null);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN' || code === 'EINTR') {
-        sleepSync(5);
-        continue;
-      }
-      throw error;
-    }
-    if (n === 0) break;
-    total += n;
-    if (buffer.indexOf(10) >= 0 && buffer.indexOf(10) < total) break; // a whole line
-  }
-  return buffer.toString('utf8', 0, total);
 }
 
 /** Output of a demo. Every write is synchronous, so a child's lines are out before it exits. */
@@ -74,18 +48,15 @@ export class DemoOutput {
     this.line();
   }
 
-  /** A numbered or titled step of the recipe. */
+  /** A titled step of the demo. */
   step(text: string): void {
     this.line(this.style.bold(`» ${text}`));
   }
 
-  /** A line said by the current process, tagged `role pid │`. */
-  say(role: Role, text: string): void {
+  /** A line said by the demo (the command's own process) or its clients, tagged `role pid │`. */
+  say(role: 'demo' | 'client', text: string): void {
     const tag = `${role} ${process.pid}`.padEnd(18);
-    const paint = role === 'parent' || role === 'demo' ? this.style.blue
-      : role === 'child' ? this.style.green
-        : role === 'daemon' ? this.style.magenta
-          : this.style.yellow;
+    const paint = role === 'demo' ? this.style.blue : this.style.yellow;
     this.line(`${paint(tag)}${this.style.dim('│')} ${text}`);
   }
 
@@ -97,9 +68,6 @@ export class DemoOutput {
     this.line(this.style.green(`  ✓ ${text}`));
   }
 
-  bad(text: string): void {
-    this.line(this.style.red(`  ✗ ${text}`));
-  }
 
   /**
    * The live rows of `pids`, like `ps -o stat,ppid,pid,cmd -p <pids>`, written at once so that
@@ -110,15 +78,6 @@ export class DemoOutput {
       ...formatTable(pids, this.style, { notes, width: this.width, indent: '    ' })];
     writeAll(`${lines.join('\n')}\n`);
   }
-}
-
-/**
- * Waits until `pid` has named itself `posix-fork demo NAME (role)` (see nameProcess), i.e. it
- * runs the demo's code for that role; false after `timeoutMs`.
- */
-export function named(pid: number, role: string,
-  timeoutMs = process.platform === 'linux' ? 3000 : 500): Promise<boolean> {
-  return until(() => psRow(pid)?.cmd.endsWith(`(${role})`) ?? true, timeoutMs);
 }
 
 /** The current state letter of `pid` (R, S, Z, …), or null once it is gone. */

@@ -1,125 +1,96 @@
-// The classic forking server (examples/echo-server.ts), live: the parent accepts, each
-// connection gets its own forked child, the parent closes its copy and goes on accepting,
-// and a Reaper collects every finished child.
+// The server demo: examples/echo-server.ts, the classic forking server, with three clients
+// around it. Each connection is served by its own forked child; the demo shows them, ends the
+// connections, checks that the server reaped every child, then stops the server.
 import * as net from 'net';
-import { Reaper, fork } from '../../index';
-import { DemoOutput, nameProcess, until } from './context';
+import { DemoOutput, stateOf, until } from './context';
+import { DemoSpec, ExampleRun } from './run';
 
 const CLIENTS = 3;
 
-export async function serverDemo(out: DemoOutput): Promise<void> {
-  out.title('server', 'the forking server: one child per connection');
-  out.explain(
+export const serverDemo: DemoSpec = {
+  name: 'server',
+  summary: 'the forking server: a child per connection, each reaped',
+  explain: [
     'The parent listens and accepts. For each connection it forks: the child serves that one',
     'connection (here: echoes lines, "q" ends) and exits; the parent closes its copy of the',
     'connection and goes back to accept(). Reaping each finished child keeps zombies away.',
-  );
-  nameProcess('server', 'parent');
-  const parent = process.pid;
-  const reaper = new Reaper().start();
-  const reaped = new Set<number>();
-  reaper.on('exit', (status) => {
-    reaped.add(status.pid);
-    out.say('parent', `reaped child ${status.pid} (exit code ${status.exitCode})`);
-  });
-  const servers: number[] = [];
-  const server = net.createServer((socket) => {
-    const pid = fork();
-    if (pid === 0) {
-      serveOne(server, reaper, socket, out);
-      return;
-    }
-    socket.destroy(); // the parent's copy only: the child keeps the connection
-    servers.push(pid);
-    out.say('parent', `accepted a connection, forked child ${pid} to serve it, back to accept()`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  out.say('parent', `listening on 127.0.0.1:${port}`);
+  ],
+  example: 'echo-server',
+  args: async () => [String(await freePort())],
+  drive: talkToServer,
+};
 
-  let clientsServed = false;
-  process.on('SIGUSR1', () => (clientsServed = true));
-  const client = fork();
-  if (client === 0) {
-    nameProcess('server', 'client');
-    server.close();
-    reaper.stop();
-    runClients(port, parent, out);
-    return;
-  }
-  if (!(await until(() => clientsServed, 20000))) throw new Error('the clients got no answer');
+interface Client {
+  socket: net.Socket;
+  /** The pid of the child serving this connection. */
+  server: number;
+  closed: Promise<void>;
+}
+
+async function talkToServer(run: ExampleRun, out: DemoOutput): Promise<void> {
+  const port = Number(run.args[0]);
+  const clients: Client[] = [];
+  for (let i = 1; i <= CLIENTS; i++) clients.push(await connect(port, i, out));
+  const children = clients.map((client) => client.server);
   out.line();
-  out.table(`${CLIENTS} connections open — ps -o stat,ppid,pid,cmd:`, [parent, client, ...servers], new Map([
-    [parent, '← the server: accepts only'],
-    [client, '← the clients'],
-    ...servers.map((pid): [number, string] => [pid, '← serves one connection']),
+  out.table(`${CLIENTS} connections open — ps -o stat,ppid,pid,cmd:`, [run.pid, ...children], new Map([
+    [run.pid, '← the server: accepts only'],
+    ...children.map((pid): [number, string] => [pid, '← serves one connection']),
   ]));
   out.line();
-  out.say('parent', 'the clients send "q": each child closes its connection and exits');
-  process.kill(client, 'SIGUSR1');
-  if (!(await until(() => [client, ...servers].every((pid) => reaped.has(pid)), 20000))) {
-    throw new Error('a child was not reaped');
+  out.say('client', 'sending "q" on each connection: each child closes it and exits');
+  for (const client of clients) client.socket.write('q\n');
+  await Promise.all(clients.map((client) => client.closed));
+  if (!(await until(() => children.every((pid) => stateOf(pid) === null), 20000))) {
+    throw new Error('the server did not reap every child');
   }
-  server.close();
-  reaper.stop();
-  out.line();
-  out.table('afterwards:', [parent, ...servers]);
-  out.good(`${servers.length} connections, ${servers.length} children, every one reaped: no zombie`);
+  out.table('afterwards:', [run.pid, ...children]);
+  out.good(`${CLIENTS} connections, ${CLIENTS} children, every one reaped: no zombie`);
+  out.say('demo', `kill -TERM ${run.pid}: the server stops`);
+  process.kill(run.pid, 'SIGTERM');
 }
 
-function serveOne(server: net.Server, reaper: Reaper, socket: net.Socket, out: DemoOutput): void {
-  nameProcess('server', 'connection');
-  server.close();
-  reaper.stop();
-  out.say('child', `I am ${process.pid}: serving the client at port ${socket.remotePort}`);
-  socket.setEncoding('utf8');
-  socket.write(`served by ${process.pid}\n`);
-  let pending = '';
-  socket.on('data', (chunk: string) => {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      if (line === 'q') {
-        out.say('child', `${process.pid}: "q" — closing the connection and exiting`);
-        socket.end();
-        return;
-      }
-      socket.write(`${line}\n`);
+/** Connects (retrying until the server listens), says hello, and reads who serves it. */
+async function connect(port: number, n: number, out: DemoOutput): Promise<Client> {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      return await hello(port, n, out);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-  });
-  socket.on('error', () => socket.destroy());
-  // The parent's demo code is still pending in this copy of it: end here, not there.
-  socket.on('close', () => process.exit(0));
+  }
 }
 
-function runClients(port: number, parent: number, out: DemoOutput): void {
-  let answered = 0;
-  let closed = 0;
-  const sockets = Array.from({ length: CLIENTS }, (_, i) => {
+function hello(port: number, n: number, out: DemoOutput): Promise<Client> {
+  return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
+    const closed = new Promise<void>((done) => socket.on('close', () => done()));
     let text = '';
-    let done = false;
     socket.setEncoding('utf8');
-    socket.write(`hello ${i + 1}\n`);
+    socket.on('error', reject);
+    socket.write(`hello ${n}\n`);
     socket.on('data', (chunk: string) => {
       text += chunk;
-      if (!done && text.includes(`hello ${i + 1}\n`)) {
-        done = true;
-        const lines = text.trim().split('\n');
-        out.say('client', `sent "hello ${i + 1}", got back "${lines[1]}" (${lines[0]})`);
-        if (++answered === CLIENTS) process.kill(parent, 'SIGUSR1');
-      }
+      const match = /^served by (\d+)\nhello \d+\n/.exec(text);
+      if (match === null || text.length < match[0].length) return;
+      socket.removeAllListeners('data');
+      socket.on('error', () => socket.destroy());
+      out.say('client', `sent "hello ${n}", got back "hello ${n}" (served by ${match[1]})`);
+      resolve({ socket, server: Number(match[1]), closed });
     });
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      if (++closed === CLIENTS) process.exit(0);
-    });
-    return socket;
   });
-  process.removeAllListeners('SIGUSR1');
-  process.on('SIGUSR1', () => {
-    for (const socket of sockets) socket.write('q\n');
+}
+
+/** A port nothing listens on now, for the server to take. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
   });
 }
