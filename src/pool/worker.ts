@@ -6,8 +6,9 @@ import { constants } from 'os';
 import { native } from '../native';
 import { _exit } from '../posix';
 import { closeQuietly } from '../process';
-import { encodeResults, readTask, sendError, sendResults, v8 } from './channel';
+import { readTask, sendError, sendResults } from './channel';
 import { ChunkPlan, chunkEnd, chunkStart, planChunks } from './schedule';
+import { v8, writeResults } from './wire';
 
 export interface WorkerSpec {
   fn: (...args: unknown[]) => unknown;
@@ -52,7 +53,7 @@ export function runWorker(spec: WorkerSpec): void {
   if (native.setParentDeathSignal(SIGKILL) && native.getppid() !== spec.parentPid) _exit(0);
   const ports: Ports = {
     next: () => readTask(spec.taskFd),
-    send: (values) => sendResults(spec.resultFd, values),
+    send: (values, count) => sendResults(spec.resultFd, values, count),
     fail: (error, index) => sendError(spec.resultFd, error, index),
   };
   const done = work(spec, ports);
@@ -64,8 +65,8 @@ export function runWorker(spec: WorkerSpec): void {
 interface Ports {
   /** The next chunk, or -1 for none. */
   next(): number;
-  /** false: the parent is gone. Throws DataCloneError for a value v8.serialize refuses. */
-  send(values: unknown[]): boolean;
+  /** values[0…count); false: the parent is gone. Throws DataCloneError for a value v8.serialize refuses. */
+  send(values: unknown[], count: number): boolean;
   fail(error: unknown, index: number): boolean;
 }
 
@@ -103,6 +104,15 @@ function runItems(spec: Runnable, values: unknown[], start: number, end: number)
   return end;
 }
 
+// A chunk's results, in one array for every chunk of the worker: each page a worker writes for
+// the first time is a page fault.
+let chunkValues: unknown[] = [];
+
+function valuesFor(count: number): unknown[] {
+  if (chunkValues.length < count) chunkValues = new Array<unknown>(count);
+  return chunkValues;
+}
+
 /** Runs chunks until there are none; returns a Promise once a result is a thenable. */
 function work(spec: Runnable, ports: Ports): Promise<void> | undefined {
   for (;;) {
@@ -110,10 +120,10 @@ function work(spec: Runnable, ports: Ports): Promise<void> | undefined {
     if (chunk < 0) return undefined;
     const start = chunkStart(spec.plan, chunk);
     const end = chunkEnd(spec.plan, chunk);
-    const values = new Array<unknown>(end - start);
+    const values = valuesFor(end - start);
     const at = runItems(spec, values, start, end);
     let delivered: boolean;
-    if (at === end) delivered = send(ports, values, start);
+    if (at === end) delivered = send(ports, values, start, end - start);
     else if (stopKind === THREW) delivered = ports.fail(takeStop(), at);
     else {
       const pending = takeStop() as PromiseLike<unknown>;
@@ -139,12 +149,12 @@ function call(spec: Runnable, i: number): unknown {
 }
 
 /** The chunk's results, or the error of the first item whose result cannot be copied. */
-function send(ports: Ports, values: unknown[], start: number): boolean {
+function send(ports: Ports, values: unknown[], start: number, count: number): boolean {
   try {
-    return ports.send(values);
+    return ports.send(values, count);
   } catch (error) {
     // Serializing each value alone finds the one v8.serialize refused.
-    for (let i = 0; i < values.length; i++) {
+    for (let i = 0; i < count; i++) {
       try {
         v8().serialize(values[i]);
       } catch (refused) {
@@ -166,7 +176,7 @@ async function finishChunk(spec: Runnable, ports: Ports, values: unknown[], star
       return ports.fail(error, i);
     }
   }
-  return send(ports, values, start);
+  return send(ports, values, start, end - start);
 }
 
 /** The loop once the function has returned a Promise: chunks until none, items awaited. */
@@ -176,7 +186,7 @@ async function workAsync(spec: Runnable, ports: Ports): Promise<void> {
     if (chunk < 0) return;
     const start = chunkStart(spec.plan, chunk);
     const end = chunkEnd(spec.plan, chunk);
-    const values = new Array<unknown>(end - start);
+    const values = valuesFor(end - start);
     const first = callSafely(spec, start);
     if (!(await finishChunk(spec, ports, values, start, end, start, first))) return;
   }
@@ -222,7 +232,7 @@ export function rehearse(): void {
       let chunk = 0;
       const ports: Ports = {
         next: () => (chunk < plan.count ? chunk++ : -1),
-        send: (values) => encodeResults(values)[1].length >= 0,
+        send: (values, count) => writeResults(values, count, 0, () => true),
         fail: () => true,
       };
       // Built like the call's spec (same properties, same order): V8 then sees one shape.
