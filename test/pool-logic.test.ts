@@ -8,7 +8,7 @@ import {
   readOptions,
   toItems,
 } from '../src/pool/options';
-import { Dispatcher, PREFETCH, STOP, chunkEnd, chunkStart, planChunks, workerCount } from '../src/pool/schedule';
+import { Dispatcher, PREFETCH, STOP, chunkEnd, chunkStart, planChunks, planGuided, workerCount } from '../src/pool/schedule';
 import {
   ERROR, FLOAT64, INT32, PIECE_DATA, PIPE_BUF, PieceReader, RecordDecoder, SMALL, V8,
   recordKind, writeError, writeResults,
@@ -62,6 +62,25 @@ describe('chunks', () => {
     expect(workerCount(plan, 8)).toBe(4);
     expect(workerCount(plan, 2)).toBe(2);
     expect(planChunks(0, 5).count).toBe(0);
+  });
+
+  test('the default plan: chunks shrink from the largest to 1/16 of it, covering every item once', () => {
+    for (const [length, processes] of [[200, 2], [100000, 2], [17, 4], [1, 3], [0, 2], [5, 8]]) {
+      const largest = defaultChunksize(length, processes);
+      const plan = planGuided(length, processes, largest);
+      const sizes = Array.from({ length: plan.count }, (_, c) => chunkEnd(plan, c) - chunkStart(plan, c));
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(length);
+      if (length === 0) continue;
+      expect(chunkStart(plan, 0)).toBe(0);
+      expect(chunkEnd(plan, plan.count - 1)).toBe(length);
+      expect(sizes[0]).toBe(largest);
+      for (let c = 1; c < sizes.length; c++) expect(sizes[c]).toBeLessThanOrEqual(sizes[c - 1]);
+      const smallest = Math.ceil(largest / 16);
+      expect(sizes.slice(0, -1).every((size) => size >= smallest)).toBe(true);
+    }
+    // 200 items of equal cost on 2 workers: the last chunks are of 1 or 2 items, not 25.
+    const plan = planGuided(200, 2, defaultChunksize(200, 2));
+    expect(chunkEnd(plan, plan.count - 1) - chunkStart(plan, plan.count - 1)).toBeLessThanOrEqual(2);
   });
 
   test('every worker gets a first chunk before any gets a second; each chunk once; STOP to all', () => {

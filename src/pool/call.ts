@@ -11,7 +11,7 @@ import { closeQuietly, errnoCode } from '../process';
 import { waitFor } from '../reaper';
 import { WaitStatus } from '../status';
 import { ownPoolPipe, poolPipe, sendTasks } from './channel';
-import { ChunkPlan, Dispatcher, chunkEnd, chunkStart, planChunks, workerCount } from './schedule';
+import { ChunkPlan, Dispatcher, chunkEnd, chunkStart, workerCount } from './schedule';
 import { RecordDecoder, Slot, v8 } from './wire';
 import { rehearse, runWorker } from './worker';
 
@@ -19,7 +19,7 @@ export interface CallSpec {
   fn: (...args: unknown[]) => unknown;
   items: readonly unknown[];
   star: boolean;
-  chunksize: number;
+  plan: ChunkPlan;
   processes: number;
   signal: AbortSignal | null;
 }
@@ -77,7 +77,7 @@ export class Call {
   private readonly onAbort = (): void => this.stop(abortError(this.spec.signal as AbortSignal));
 
   constructor(private readonly spec: CallSpec, private readonly sink: CallSink) {
-    this.plan = planChunks(spec.items.length, spec.chunksize);
+    this.plan = spec.plan;
     this.dispatcher = new Dispatcher(this.plan);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
