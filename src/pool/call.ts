@@ -110,6 +110,8 @@ export class Call {
         break;
       }
       taskFds.add(writeFd);
+      // Made before the fork: what the worker closes, so that it runs as little as it can.
+      const parentFds = [...taskFds, results.readFd];
       try {
         pid = fork();
       } catch (error) {
@@ -125,7 +127,7 @@ export class Call {
         // Built like the rehearsal's spec (same properties, same order): V8 sees one shape.
         runWorker({
           fn, items, star, plan: this.plan, taskFd: readFd, resultFd: results.writeFd,
-          parentFds: [...taskFds, results.readFd], parentPid,
+          parentFds, parentPid,
         });
         return true;
       }

@@ -2,13 +2,14 @@
 // chunk numbers from its task pipe, runs the function over those items of the array it already
 // has, and sends each chunk's results (or the first error) to the parent. It ends with _exit()
 // at STOP, or as soon as it finds its parent gone.
+import { openSync } from 'fs';
 import { constants } from 'os';
 import { native } from '../native';
-import { _exit } from '../posix';
+import { _exit, pipe } from '../posix';
 import { closeQuietly } from '../process';
-import { readTask, sendError, sendResults } from './channel';
-import { ChunkPlan, chunkEnd, chunkStart, planChunks } from './schedule';
-import { v8, writeResults } from './wire';
+import { readTask, sendError, sendResults, sendTasks } from './channel';
+import { ChunkPlan, STOP, chunkEnd, chunkStart, planChunks, planGuided } from './schedule';
+import { v8 } from './wire';
 
 export interface WorkerSpec {
   fn: (...args: unknown[]) => unknown;
@@ -51,12 +52,7 @@ export function runWorker(spec: WorkerSpec): void {
   // finds out at its next chunk (its task pipe at end-of-file, or EPIPE on the result pipe).
   // A parent that died before the setting took hold has already left it an orphan.
   if (native.setParentDeathSignal(SIGKILL) && native.getppid() !== spec.parentPid) _exit(0);
-  const ports: Ports = {
-    next: () => readTask(spec.taskFd),
-    send: (values, count) => sendResults(spec.resultFd, values, count),
-    fail: (error, index) => sendError(spec.resultFd, error, index),
-  };
-  const done = work(spec, ports);
+  const done = work(spec, pipePorts(spec.taskFd, spec.resultFd));
   if (done === undefined) _exit(0);
   done.then(() => _exit(0), () => _exit(1));
 }
@@ -71,6 +67,15 @@ interface Ports {
 }
 
 type Runnable = Pick<WorkerSpec, 'fn' | 'items' | 'star' | 'plan'>;
+
+/** The worker's ports: its task pipe and the result pipe (also built by the rehearsal). */
+function pipePorts(taskFd: number, resultFd: number): Ports {
+  return {
+    next: () => readTask(taskFd),
+    send: (values, count) => sendResults(resultFd, values, count),
+    fail: (error, index) => sendError(resultFd, error, index),
+  };
+}
 
 // What runItems() stopped at, when it stopped before the chunk's end.
 const THREW = 1;
@@ -206,7 +211,10 @@ function callSafely(spec: Runnable, i: number): PromiseLike<unknown> {
 // starts it in the interpreter and compiles it there, and each write of that work is a
 // copy-on-write page fault. So the parent runs the worker's loop itself before it forks (at
 // most once a second, which also keeps V8 from flushing the code), on a few functions so that
-// the loop does not expect one particular function.
+// the loop does not expect one particular function, with the worker's own ports: chunk numbers
+// from a pipe, results to /dev/null.
+// The first rehearsal of a process runs long enough for V8 to optimize that code: otherwise
+// every worker of the next calls would reach V8's threshold and optimize it again itself.
 
 const REHEARSAL_ITEMS = Array.from({ length: 2048 }, (_, i) => i);
 // More functions than V8 tracks one by one (four): the call is megamorphic, so the compiled loop
@@ -222,25 +230,41 @@ const REHEARSAL_FNS: ((x: number) => unknown)[] = [
 const REHEARSAL_EVERY_MS = 1000;
 let lastRehearsal = -Infinity;
 
+const FIRST_REHEARSAL_ROUNDS = 8;
+const REHEARSAL_ROUNDS = 2;
+
 export function rehearse(): void {
   const now = Date.now();
   if (now - lastRehearsal < REHEARSAL_EVERY_MS) return;
+  const rounds = lastRehearsal === -Infinity ? FIRST_REHEARSAL_ROUNDS : REHEARSAL_ROUNDS;
   lastRehearsal = now;
-  const plan = planChunks(REHEARSAL_ITEMS.length, 512);
-  for (let round = 0; round < 2; round++) {
-    for (const fn of REHEARSAL_FNS) {
-      let chunk = 0;
-      const ports: Ports = {
-        next: () => (chunk < plan.count ? chunk++ : -1),
-        send: (values, count) => writeResults(values, count, 0, () => true),
-        fail: () => true,
-      };
-      // Built like the call's spec (same properties, same order): V8 then sees one shape.
-      const spec: WorkerSpec = {
-        fn: fn as (...args: unknown[]) => unknown, items: REHEARSAL_ITEMS, star: false, plan,
-        taskFd: -1, resultFd: -1, parentFds: [], parentPid: 0,
-      };
-      work(spec, ports);
+  // Both kinds of plan: the caller's chunksize and the default one.
+  const plans = [planChunks(REHEARSAL_ITEMS.length, 512), planGuided(REHEARSAL_ITEMS.length, 2, 256)];
+  const fds: number[] = [];
+  try {
+    const [taskRead, taskWrite] = pipe();
+    fds.push(taskRead, taskWrite);
+    const devNull = openSync('/dev/null', 'w');
+    fds.push(devNull);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < REHEARSAL_FNS.length; i++) {
+        const plan = plans[i % plans.length];
+        sendTasks(taskWrite, Array.from({ length: plan.count + 1 }, (_, c) => (c < plan.count ? c : STOP)));
+        rehearseFunction(REHEARSAL_FNS[i], plan, pipePorts(taskRead, devNull));
+      }
     }
+  } catch {
+    // No descriptor to spare (EMFILE): the workers compile the loop themselves.
+  } finally {
+    for (const fd of fds) closeQuietly(fd);
   }
+}
+
+function rehearseFunction(fn: (x: number) => unknown, plan: ChunkPlan, ports: Ports): void {
+  // Built like the call's spec (same properties, same order): V8 then sees one shape.
+  const spec: WorkerSpec = {
+    fn: fn as (...args: unknown[]) => unknown, items: REHEARSAL_ITEMS, star: false, plan,
+    taskFd: -1, resultFd: -1, parentFds: [], parentPid: 0,
+  };
+  work(spec, ports);
 }
