@@ -5,15 +5,11 @@
 // Worker -> parent: one result pipe for all the pool workers of this process, one record per
 // chunk (its results or its error) in the format of wire.ts, read by one unref'd net.Socket
 // into a single reused buffer.
-import { Socket } from 'net';
-import { lazy } from '../lazy';
+import type { Socket } from 'net';
 import { native } from '../native';
-import { pipe } from '../posix';
-import { closeQuietly } from '../process';
+import { parentOnlyPipe } from '../process';
 import { STOP } from './schedule';
 import { PieceReader, RecordDecoder, writeError, writeResults } from './wire';
-
-const net = lazy(() => require('net') as typeof import('net'));
 
 // ---------------------------------------------------------------------------------------
 // Worker side
@@ -44,23 +40,9 @@ export class ResultPipe {
   private readonly decoders = new Map<number, RecordDecoder>();
 
   constructor() {
-    [this.readFd, this.writeFd] = pipe();
     this.pieces = new PieceReader((pid, flags, data) => this.decoders.get(pid)?.piece(flags, data));
-    try {
-      // onread: Node reads into readBuffer instead of a new Buffer per read (typed for connect only).
-      const options = {
-        fd: this.readFd, readable: true, writable: false,
-        onread: { buffer: readBuffer, callback: (n: number) => this.pieces.feed(readBuffer.subarray(0, n)) },
-      };
-      this.socket = new (net().Socket)(options as ConstructorParameters<typeof Socket>[0]);
-    } catch (error) {
-      closeQuietly(this.readFd);
-      closeQuietly(this.writeFd);
-      throw error;
-    }
-    this.socket.unref();
-    native.stopReadingInForkChildren(this.readFd); // its records are this process's
-    this.socket.on('error', () => undefined); // cannot happen while we hold the write end
+    const onread = { buffer: readBuffer, callback: (n: number) => this.pieces.feed(readBuffer.subarray(0, n)) };
+    ({ readFd: this.readFd, writeFd: this.writeFd, socket: this.socket } = parentOnlyPipe(onread));
   }
 
   /** Worker `pid`'s records go to `decoder` from now on. */
