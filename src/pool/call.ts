@@ -11,23 +11,26 @@ import { errnoCode } from '../args';
 import { closeQuietly } from '../fds';
 import { waitFor } from '../reaper';
 import { WaitStatus } from '../status';
-import { ChunkOutcome, decodeRecord, ownPoolPipe, poolPipe, receive, sendTasks, stopReceiving, v8 } from './channel';
-import { ChunkPlan, Dispatcher, chunkEnd, chunkStart, planChunks, workerCount } from './schedule';
+import { ownPoolPipe, poolPipe, sendTasks } from './channel';
+import { ChunkPlan, Dispatcher, chunkEnd, chunkStart, workerCount } from './schedule';
+import { RecordDecoder, Slot, v8 } from './wire';
 import { rehearse, runWorker } from './worker';
 
 export interface CallSpec {
   fn: (...args: unknown[]) => unknown;
   items: readonly unknown[];
   star: boolean;
-  chunksize: number;
+  plan: ChunkPlan;
   processes: number;
   signal: AbortSignal | null;
 }
 
 /** Where a call's outcomes go (the map collector, the imap streams). */
 export interface CallSink {
-  /** A chunk's results, or the error of one of its items. */
-  chunk(chunk: number, start: number, outcome: ChunkOutcome): void;
+  /** Where the `count` results of `chunk` (its first item: `start`) are to be written. */
+  slot(chunk: number, start: number, count: number): Slot;
+  /** A chunk came back: its results are in its slot (error null), or one of its items failed. */
+  chunk(chunk: number, error: Error | null): void;
   /** Every worker is reaped: null when every chunk came back, else why the call stopped. */
   end(error: Error | null): void;
 }
@@ -75,7 +78,7 @@ export class Call {
   private readonly onAbort = (): void => this.stop(abortError(this.spec.signal as AbortSignal));
 
   constructor(private readonly spec: CallSpec, private readonly sink: CallSink) {
-    this.plan = planChunks(spec.items.length, spec.chunksize);
+    this.plan = spec.plan;
     this.dispatcher = new Dispatcher(this.plan);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
@@ -108,6 +111,8 @@ export class Call {
         break;
       }
       taskFds.add(writeFd);
+      // Made before the fork: what the worker closes, so that it runs as little as it can.
+      const parentFds = [...taskFds, results.readFd];
       try {
         pid = fork();
       } catch (error) {
@@ -123,7 +128,7 @@ export class Call {
         // Built like the rehearsal's spec (same properties, same order): V8 sees one shape.
         runWorker({
           fn, items, star, plan: this.plan, taskFd: readFd, resultFd: results.writeFd,
-          parentFds: [...taskFds, results.readFd], parentPid,
+          parentFds, parentPid,
         });
         return true;
       }
@@ -136,7 +141,7 @@ export class Call {
         installExitHook();
         this.spec.signal?.addEventListener('abort', this.onAbort, { once: true });
       }
-      receive(pid, (record) => this.onRecord(worker, decodeRecord(record)));
+      results.receive(pid, this.decoder(worker));
       waitFor(pid).then(
         (status) => this.onExit(worker, status),
         () => this.onExit(worker, null),
@@ -161,21 +166,33 @@ export class Call {
     if (chunks.length > 0 && worker.taskFd >= 0) sendTasks(worker.taskFd, chunks);
   }
 
-  private onRecord(worker: Worker, outcome: ChunkOutcome): void {
+  /** A worker's records: each is the outcome of the oldest chunk it has queued. */
+  private decoder(worker: Worker): RecordDecoder {
+    return new RecordDecoder({
+      slot: (count) => {
+        const chunk = this.dispatcher.queued(worker.pid)[0];
+        if (chunk === undefined || this.finished) return { array: [], offset: 0 };
+        return this.sink.slot(chunk, chunkStart(this.plan, chunk), count);
+      },
+      done: (error) => this.onRecord(worker, error),
+    });
+  }
+
+  private onRecord(worker: Worker, error: Error | null): void {
     if (this.finished) return;
     const next: number[] = [];
     const chunk = this.dispatcher.done(worker.pid, next);
     if (chunk < 0) return;
     if (this.stopError === null) this.write(worker, next);
     this.delivered++;
-    this.sink.chunk(chunk, chunkStart(this.plan, chunk), outcome);
+    this.sink.chunk(chunk, error);
   }
 
   private onExit(worker: Worker, status: WaitStatus | null): void {
     // Whatever it wrote before it ended is in the pipe now.
     ownPoolPipe()?.drainSync();
     worker.reaped = true;
-    stopReceiving(worker.pid);
+    ownPoolPipe()?.forget(worker.pid);
     closeTaskFd(worker);
     this.live--;
     const queued = this.dispatcher.remove(worker.pid);

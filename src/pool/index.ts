@@ -23,7 +23,7 @@ import {
   toItems,
 } from './options';
 import { Collector, ResultStream } from './results';
-import { planChunks } from './schedule';
+import { ChunkPlan, planChunks, planGuided } from './schedule';
 import { NEVER } from './worker';
 import { requireMainThread } from '../main-thread';
 
@@ -59,7 +59,7 @@ function checkRunning(state: PoolState): void {
 interface Prepared {
   fn: (...args: unknown[]) => unknown;
   items: unknown[];
-  chunksize: number;
+  plan: ChunkPlan;
   signal: AbortSignal | null;
 }
 
@@ -68,10 +68,12 @@ function prepare(state: PoolState, fn: unknown, iterable: unknown, options: unkn
   const items = toItems('iterable', iterable);
   if (star) checkArgumentLists(items);
   const opts = readOptions(options, MAP_OPTIONS, 'options', true);
-  const chunksize = checkChunksize(opts.chunksize) ?? defaultChunksize(items.length, state.processes);
+  const chunksize = checkChunksize(opts.chunksize);
   const signal = checkSignal(opts.signal);
   checkRunning(state);
-  return { fn: checked, items, chunksize, signal };
+  const plan = chunksize !== null ? planChunks(items.length, chunksize)
+    : planGuided(items.length, state.processes, defaultChunksize(items.length, state.processes));
+  return { fn: checked, items, plan, signal };
 }
 
 /** Starts `call`; true in a worker whose function went async (see worker.ts). */
@@ -84,20 +86,20 @@ function launch(state: PoolState, call: Call): boolean {
 }
 
 function collect(state: PoolState, prepared: Prepared, star: boolean, processes = state.processes): Promise<unknown[]> {
-  const { fn, items, chunksize, signal } = prepared;
+  const { fn, items, plan, signal } = prepared;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const collector = new Collector(items.length);
-  const call = new Call({ fn, items, star, chunksize, processes, signal }, collector);
+  const call = new Call({ fn, items, star, plan, processes, signal }, collector);
   collector.call = call;
   if (launch(state, call)) return NEVER;
   return collector.promise;
 }
 
 function stream<R>(state: PoolState, prepared: Prepared, ordered: boolean): AsyncIterableIterator<R> {
-  const { fn, items, chunksize, signal } = prepared;
+  const { fn, items, plan, signal } = prepared;
   if (signal?.aborted) throw abortError(signal);
-  const results = new ResultStream<R>(ordered, planChunks(items.length, chunksize).count);
-  const call = new Call({ fn, items, star: false, chunksize, processes: state.processes, signal }, results);
+  const results = new ResultStream<R>(ordered, plan.count);
+  const call = new Call({ fn, items, star: false, plan, processes: state.processes, signal }, results);
   results.call = call;
   if (launch(state, call)) return { next: () => NEVER, [Symbol.asyncIterator]() { return this; } };
   return results;
@@ -162,7 +164,7 @@ export class Pool {
       const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
       const list = args === undefined ? [] : toItems('args', args);
       const { signal } = readOptions(options, APPLY_OPTIONS, 'options', true);
-      const prepared = { fn: checked, items: [list], chunksize: 1, signal: checkSignal(signal) };
+      const prepared = { fn: checked, items: [list], plan: planChunks(1, 1), signal: checkSignal(signal) };
       checkRunning(state);
       return collect(state, prepared, true, 1).then((results) => results[0]) as Promise<Awaited<R>>;
     } catch (error) {

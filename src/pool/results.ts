@@ -1,6 +1,6 @@
 // Where a call's chunk outcomes go: map() collects them into one array; imap() and
 // imapUnordered() hand them out one result at a time, in item order or as they arrive.
-import type { ChunkOutcome } from './channel';
+import type { Slot } from './wire';
 
 /** The part of a call a sink may act on. */
 export interface Stoppable {
@@ -28,14 +28,12 @@ export class Collector {
     });
   }
 
-  chunk(_chunk: number, start: number, outcome: ChunkOutcome): void {
-    if (outcome.error !== null) {
-      this.call?.stop(outcome.error);
-      return;
-    }
-    const { values } = outcome;
-    const results = (this.results ??= new Array<unknown>(this.length));
-    for (let i = 0; i < values.length; i++) results[start + i] = values[i];
+  slot(_chunk: number, start: number): Slot {
+    return { array: (this.results ??= new Array<unknown>(this.length)), offset: start };
+  }
+
+  chunk(_chunk: number, error: Error | null): void {
+    if (error !== null) this.call?.stop(error);
   }
 
   end(error: Error | null): void {
@@ -43,6 +41,9 @@ export class Collector {
     else this.reject(error);
   }
 }
+
+/** A chunk's outcome: its results, or the error of one of its items (with `index`). */
+type ChunkOutcome = { values: unknown[]; error: null } | { values: null; error: Error };
 
 /** Thrown by nobody: the reason a call stops when its consumer stops iterating. */
 const CONSUMER_STOPPED = new Error('the consumer stopped iterating');
@@ -56,11 +57,13 @@ const CONSUMER_STOPPED = new Error('the consumer stopped iterating');
  */
 export class ResultStream<R> implements AsyncIterableIterator<R> {
   call: Stoppable | null = null;
+  /** Chunks whose results are coming in. */
+  private readonly filling = new Map<number, unknown[]>();
   private readonly ready = new Map<number, ChunkOutcome>();
   private arrivals = 0;
   /** The next chunk (ordered) or arrival (unordered) to hand out. */
   private nextKey = 0;
-  private current: ArrayLike<unknown> | null = null;
+  private current: unknown[] | null = null;
   private position = 0;
   /** undefined while the call runs; then null (finished) or its error. */
   private endError: Error | null | undefined = undefined;
@@ -69,7 +72,16 @@ export class ResultStream<R> implements AsyncIterableIterator<R> {
 
   constructor(private readonly ordered: boolean, private readonly chunks: number) {}
 
-  chunk(chunk: number, _start: number, outcome: ChunkOutcome): void {
+  slot(chunk: number, _start: number, count: number): Slot {
+    const array = new Array<unknown>(count);
+    this.filling.set(chunk, array);
+    return { array, offset: 0 };
+  }
+
+  chunk(chunk: number, error: Error | null): void {
+    const values = this.filling.get(chunk) ?? [];
+    this.filling.delete(chunk);
+    const outcome: ChunkOutcome = error === null ? { values, error: null } : { values: null, error };
     this.ready.set(this.ordered ? chunk : this.arrivals++, outcome);
     this.wake();
   }
@@ -117,6 +129,7 @@ export class ResultStream<R> implements AsyncIterableIterator<R> {
     this.done = true;
     this.current = null;
     this.ready.clear();
+    this.filling.clear();
     if (error !== null) this.call?.stop(error);
     await this.call?.ended;
     if (error !== null && error !== CONSUMER_STOPPED) throw error;

@@ -11,22 +11,44 @@ export const STOP = 0xffffffff;
 export interface ChunkPlan {
   /** Items in the call. */
   readonly length: number;
+  /** Items per chunk (the last may have fewer); 0 when `starts` says. */
   readonly chunksize: number;
-  /** Chunks: ceil(length / chunksize). */
+  /** Chunks of different sizes: the first item of each, then `length`. */
+  readonly starts: readonly number[] | null;
   readonly count: number;
 }
 
+/** Chunks of `chunksize` items (the caller's chunksize). */
 export function planChunks(length: number, chunksize: number): ChunkPlan {
-  return { length, chunksize, count: Math.ceil(length / chunksize) };
+  return { length, chunksize, starts: null, count: Math.ceil(length / chunksize) };
+}
+
+/**
+ * The default plan: chunks that shrink as the items run out, so that the workers finish
+ * together. Each chunk takes 1/(4 × processes) of the items left, at most `largest` (Python's
+ * chunksize) and at least 1/16 of that: the first chunks keep the cost per item low, the last
+ * ones leave no worker with a long chunk while the others have ended.
+ */
+export function planGuided(length: number, processes: number, largest: number): ChunkPlan {
+  const smallest = Math.max(1, Math.ceil(largest / 16));
+  const starts: number[] = [];
+  for (let at = 0; at < length;) {
+    starts.push(at);
+    const size = Math.ceil((length - at) / (4 * processes));
+    at += Math.min(length - at, Math.max(smallest, Math.min(largest, size)));
+  }
+  const count = starts.length;
+  starts.push(length);
+  return { length, chunksize: 0, starts, count };
 }
 
 /** The first item of `chunk` and the item after its last one. */
 export function chunkStart(plan: ChunkPlan, chunk: number): number {
-  return chunk * plan.chunksize;
+  return plan.starts === null ? chunk * plan.chunksize : plan.starts[chunk];
 }
 
 export function chunkEnd(plan: ChunkPlan, chunk: number): number {
-  return Math.min(plan.length, (chunk + 1) * plan.chunksize);
+  return plan.starts === null ? Math.min(plan.length, (chunk + 1) * plan.chunksize) : plan.starts[chunk + 1];
 }
 
 /** Workers a call forks: no more than it has chunks. */

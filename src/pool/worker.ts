@@ -2,12 +2,14 @@
 // chunk numbers from its task pipe, runs the function over those items of the array it already
 // has, and sends each chunk's results (or the first error) to the parent. It ends with _exit()
 // at STOP, or as soon as it finds its parent gone.
+import { openSync } from 'fs';
 import { constants } from 'os';
 import { native } from '../native';
-import { _exit } from '../posix';
+import { _exit, pipe } from '../posix';
 import { closeQuietly } from '../fds';
-import { encodeResults, readTask, sendError, sendResults, v8 } from './channel';
-import { ChunkPlan, chunkEnd, chunkStart, planChunks } from './schedule';
+import { readTask, sendError, sendResults, sendTasks } from './channel';
+import { ChunkPlan, STOP, chunkEnd, chunkStart, planChunks, planGuided } from './schedule';
+import { v8 } from './wire';
 
 export interface WorkerSpec {
   fn: (...args: unknown[]) => unknown;
@@ -50,12 +52,7 @@ export function runWorker(spec: WorkerSpec): void {
   // finds out at its next chunk (its task pipe at end-of-file, or EPIPE on the result pipe).
   // A parent that died before the setting took hold has already left it an orphan.
   if (native.setParentDeathSignal(SIGKILL) && native.getppid() !== spec.parentPid) _exit(0);
-  const ports: Ports = {
-    next: () => readTask(spec.taskFd),
-    send: (values) => sendResults(spec.resultFd, values),
-    fail: (error, index) => sendError(spec.resultFd, error, index),
-  };
-  const done = work(spec, ports);
+  const done = work(spec, pipePorts(spec.taskFd, spec.resultFd));
   if (done === undefined) _exit(0);
   done.then(() => _exit(0), () => _exit(1));
 }
@@ -64,12 +61,21 @@ export function runWorker(spec: WorkerSpec): void {
 interface Ports {
   /** The next chunk, or -1 for none. */
   next(): number;
-  /** false: the parent is gone. Throws DataCloneError for a value v8.serialize refuses. */
-  send(values: unknown[]): boolean;
+  /** values[0…count); false: the parent is gone. Throws DataCloneError for a value v8.serialize refuses. */
+  send(values: unknown[], count: number): boolean;
   fail(error: unknown, index: number): boolean;
 }
 
 type Runnable = Pick<WorkerSpec, 'fn' | 'items' | 'star' | 'plan'>;
+
+/** The worker's ports: its task pipe and the result pipe (also built by the rehearsal). */
+function pipePorts(taskFd: number, resultFd: number): Ports {
+  return {
+    next: () => readTask(taskFd),
+    send: (values, count) => sendResults(resultFd, values, count),
+    fail: (error, index) => sendError(resultFd, error, index),
+  };
+}
 
 // What runItems() stopped at, when it stopped before the chunk's end.
 const THREW = 1;
@@ -103,6 +109,15 @@ function runItems(spec: Runnable, values: unknown[], start: number, end: number)
   return end;
 }
 
+// A chunk's results, in one array for every chunk of the worker: each page a worker writes for
+// the first time is a page fault.
+let chunkValues: unknown[] = [];
+
+function valuesFor(count: number): unknown[] {
+  if (chunkValues.length < count) chunkValues = new Array<unknown>(count);
+  return chunkValues;
+}
+
 /** Runs chunks until there are none; returns a Promise once a result is a thenable. */
 function work(spec: Runnable, ports: Ports): Promise<void> | undefined {
   for (;;) {
@@ -110,10 +125,10 @@ function work(spec: Runnable, ports: Ports): Promise<void> | undefined {
     if (chunk < 0) return undefined;
     const start = chunkStart(spec.plan, chunk);
     const end = chunkEnd(spec.plan, chunk);
-    const values = new Array<unknown>(end - start);
+    const values = valuesFor(end - start);
     const at = runItems(spec, values, start, end);
     let delivered: boolean;
-    if (at === end) delivered = send(ports, values, start);
+    if (at === end) delivered = send(ports, values, start, end - start);
     else if (stopKind === THREW) delivered = ports.fail(takeStop(), at);
     else {
       const pending = takeStop() as PromiseLike<unknown>;
@@ -139,12 +154,12 @@ function call(spec: Runnable, i: number): unknown {
 }
 
 /** The chunk's results, or the error of the first item whose result cannot be copied. */
-function send(ports: Ports, values: unknown[], start: number): boolean {
+function send(ports: Ports, values: unknown[], start: number, count: number): boolean {
   try {
-    return ports.send(values);
+    return ports.send(values, count);
   } catch (error) {
     // Serializing each value alone finds the one v8.serialize refused.
-    for (let i = 0; i < values.length; i++) {
+    for (let i = 0; i < count; i++) {
       try {
         v8().serialize(values[i]);
       } catch (refused) {
@@ -166,7 +181,7 @@ async function finishChunk(spec: Runnable, ports: Ports, values: unknown[], star
       return ports.fail(error, i);
     }
   }
-  return send(ports, values, start);
+  return send(ports, values, start, end - start);
 }
 
 /** The loop once the function has returned a Promise: chunks until none, items awaited. */
@@ -176,7 +191,7 @@ async function workAsync(spec: Runnable, ports: Ports): Promise<void> {
     if (chunk < 0) return;
     const start = chunkStart(spec.plan, chunk);
     const end = chunkEnd(spec.plan, chunk);
-    const values = new Array<unknown>(end - start);
+    const values = valuesFor(end - start);
     const first = callSafely(spec, start);
     if (!(await finishChunk(spec, ports, values, start, end, start, first))) return;
   }
@@ -196,9 +211,13 @@ function callSafely(spec: Runnable, i: number): PromiseLike<unknown> {
 // starts it in the interpreter and compiles it there, and each write of that work is a
 // copy-on-write page fault. So the parent runs the worker's loop itself before it forks (at
 // most once a second, which also keeps V8 from flushing the code), on a few functions so that
-// the loop does not expect one particular function.
+// the loop does not expect one particular function, with the worker's own ports: chunk numbers
+// from a pipe, results to /dev/null.
+// The first rehearsal of a process runs long enough for V8 to optimize that code: otherwise
+// every worker of the next calls would reach V8's threshold and optimize it again itself.
 
 const REHEARSAL_ITEMS = Array.from({ length: 2048 }, (_, i) => i);
+const REHEARSAL_OBJECT = { rehearsal: true };
 // More functions than V8 tracks one by one (four): the call is megamorphic, so the compiled loop
 // does not deoptimize when the worker calls the caller's function.
 const REHEARSAL_FNS: ((x: number) => unknown)[] = [
@@ -207,30 +226,46 @@ const REHEARSAL_FNS: ((x: number) => unknown)[] = [
   (x) => x !== 3,
   (x) => (x % 2 === 0 ? null : 'odd'),
   (x) => x - 1,
-  (x) => [x],
+  () => REHEARSAL_OBJECT, // the v8.serialize path, without allocating per item
 ];
 const REHEARSAL_EVERY_MS = 1000;
 let lastRehearsal = -Infinity;
 
+const FIRST_REHEARSAL_ROUNDS = 8;
+const REHEARSAL_ROUNDS = 2;
+
 export function rehearse(): void {
   const now = Date.now();
   if (now - lastRehearsal < REHEARSAL_EVERY_MS) return;
+  const rounds = lastRehearsal === -Infinity ? FIRST_REHEARSAL_ROUNDS : REHEARSAL_ROUNDS;
   lastRehearsal = now;
-  const plan = planChunks(REHEARSAL_ITEMS.length, 512);
-  for (let round = 0; round < 2; round++) {
-    for (const fn of REHEARSAL_FNS) {
-      let chunk = 0;
-      const ports: Ports = {
-        next: () => (chunk < plan.count ? chunk++ : -1),
-        send: (values) => encodeResults(values)[1].length >= 0,
-        fail: () => true,
-      };
-      // Built like the call's spec (same properties, same order): V8 then sees one shape.
-      const spec: WorkerSpec = {
-        fn: fn as (...args: unknown[]) => unknown, items: REHEARSAL_ITEMS, star: false, plan,
-        taskFd: -1, resultFd: -1, parentFds: [], parentPid: 0,
-      };
-      work(spec, ports);
+  // Both kinds of plan: the caller's chunksize and the default one.
+  const plans = [planChunks(REHEARSAL_ITEMS.length, 512), planGuided(REHEARSAL_ITEMS.length, 2, 256)];
+  const fds: number[] = [];
+  try {
+    const [taskRead, taskWrite] = pipe();
+    fds.push(taskRead, taskWrite);
+    const devNull = openSync('/dev/null', 'w');
+    fds.push(devNull);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < REHEARSAL_FNS.length; i++) {
+        const plan = plans[i % plans.length];
+        sendTasks(taskWrite, Array.from({ length: plan.count + 1 }, (_, c) => (c < plan.count ? c : STOP)));
+        rehearseFunction(REHEARSAL_FNS[i], plan, pipePorts(taskRead, devNull));
+      }
     }
+  } catch {
+    // No descriptor to spare (EMFILE): the workers compile the loop themselves.
+  } finally {
+    for (const fd of fds) closeQuietly(fd);
   }
+}
+
+function rehearseFunction(fn: (x: number) => unknown, plan: ChunkPlan, ports: Ports): void {
+  // Built like the call's spec (same properties, same order): V8 then sees one shape.
+  const spec: WorkerSpec = {
+    fn: fn as (...args: unknown[]) => unknown, items: REHEARSAL_ITEMS, star: false, plan,
+    taskFd: -1, resultFd: -1, parentFds: [], parentPid: 0,
+  };
+  work(spec, ports);
 }

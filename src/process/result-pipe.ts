@@ -1,7 +1,7 @@
 // The result pipe: one per parent, shared by all the children it starts, carrying records in
 // the format of wire.ts. One pipe and one reader for all children, because a socket per child
-// would cost the parent more than the fork itself. src/pool sends its chunk results through a
-// pipe of its own, with the same writer and reader.
+// would cost the parent more than the fork itself. src/pool reads its chunk results through a
+// pipe of its own made by parentOnlyPipe(), in its own format (src/pool/wire.ts).
 import type { Socket } from 'net';
 import { closeQuietly } from '../fds';
 import { lazy } from '../lazy';
@@ -18,6 +18,35 @@ import {
 } from './wire';
 
 const net = lazy(() => require('net') as typeof import('net'));
+
+/** Node's `onread` socket option: reads land in `buffer`, and `callback` gets the byte count. */
+export interface ReadInto {
+  buffer: Buffer;
+  callback(bytes: number): void;
+}
+
+/**
+ * A pipe that only this process reads, through an unref'd net.Socket that fork children do not
+ * read (their copy of the pipe is this process's). With `onread`, Node reads into one buffer
+ * instead of a new Buffer per read.
+ */
+export function parentOnlyPipe(onread?: ReadInto): { readFd: number; writeFd: number; socket: Socket } {
+  const [readFd, writeFd] = pipe();
+  let socket: Socket;
+  try {
+    // onread is typed for net.connect() only; the Socket constructor takes it too.
+    const options = { fd: readFd, readable: true, writable: false, ...(onread && { onread }) };
+    socket = new (net().Socket)(options as ConstructorParameters<typeof Socket>[0]);
+  } catch (error) {
+    closeQuietly(readFd);
+    closeQuietly(writeFd);
+    throw error;
+  }
+  socket.unref();
+  native.stopReadingInForkChildren(readFd);
+  socket.on('error', () => undefined); // cannot happen while we hold the write end
+  return { readFd, writeFd, socket };
+}
 
 // One buffer for every synchronous read: each fork makes the parent's written pages copy-on-write.
 const readBuffer = Buffer.allocUnsafe(65536);
@@ -38,19 +67,9 @@ export class ResultPipe {
 
   constructor(deliver: (pid: number, record: ResultRecord) => void) {
     this.records = new RecordAssembler(deliver);
-    [this.readFd, this.writeFd] = pipe();
-    try {
-      this.socket = new (net().Socket)({ fd: this.readFd, readable: true, writable: false });
-    } catch (error) {
-      closeQuietly(this.readFd);
-      closeQuietly(this.writeFd);
-      throw error;
-    }
-    this.socket.unref();
-    native.stopReadingInForkChildren(this.readFd); // its records are this process's
+    ({ readFd: this.readFd, writeFd: this.writeFd, socket: this.socket } = parentOnlyPipe());
     // Paused mode: data stays in the stream until read(), so synchronous reads keep the order.
     this.socket.on('readable', () => this.pull());
-    this.socket.on('error', () => undefined); // cannot happen while we hold the write end
   }
 
   private pull(): void {
