@@ -133,7 +133,10 @@ async function memoryOfIdleChildren(count: number) {
     forked.push(pid);
   }
   const idleScript = path.join(work, 'idle.js');
-  fs.writeFileSync(idleScript, 'setTimeout(() => {}, 60000); process.send && process.send("up");\n');
+  fs.writeFileSync(
+    idleScript,
+    'setTimeout(() => {}, 60000); process.send && process.send("up");\n',
+  );
   const cps: ChildProcess[] = [];
   await Promise.all(
     Array.from({ length: count }, () => {
@@ -147,7 +150,15 @@ async function memoryOfIdleChildren(count: number) {
   const cpPss = cps.reduce((sum, child) => sum + pssKb(child.pid as number), 0);
   for (const pid of forked) process.kill(pid, 'SIGKILL');
   for (const pid of forked) waitpid(pid);
-  await Promise.all(cps.map((child) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGKILL'); })));
+  await Promise.all(
+    cps.map(
+      (child) =>
+        new Promise((resolve) => {
+          child.once('exit', resolve);
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
   return { forkedPss, cpPss };
 }
 
@@ -164,21 +175,41 @@ async function main() {
   const rows: Array<[string, number | null]> = [];
   rows.push(['posix-fork: fork + _exit(0) + waitpid', posixForkRoundTrip(ROUNDS, 'exit')]);
   rows.push(['posix-fork: same, child calls pf._exit(0)', posixForkRoundTrip(ROUNDS, 'pf._exit')]);
-  rows.push(['posix-fork: fork + process.exit(0) + waitpid', posixForkRoundTrip(ROUNDS, 'process.exit')]);
+  rows.push([
+    'posix-fork: fork + process.exit(0) + waitpid',
+    posixForkRoundTrip(ROUNDS, 'process.exit'),
+  ]);
   const stats = native.memoryScanStats();
   const emptyScript = path.join(work, 'empty.js');
   fs.writeFileSync(emptyScript, '');
-  rows.push(['child_process.fork(empty.js) until exit', await childProcessRoundTrip(Math.min(ROUNDS, 30), () => cpFork(emptyScript, [], { stdio: 'ignore' }))]);
-  rows.push(["child_process.spawn('/bin/true') until exit", await childProcessRoundTrip(Math.min(ROUNDS, 300), () => spawn('/bin/true', [], { stdio: 'ignore' }))]);
+  rows.push([
+    'child_process.fork(empty.js) until exit',
+    await childProcessRoundTrip(Math.min(ROUNDS, 30), () =>
+      cpFork(emptyScript, [], { stdio: 'ignore' }),
+    ),
+  ]);
+  rows.push([
+    "child_process.spawn('/bin/true') until exit",
+    await childProcessRoundTrip(Math.min(ROUNDS, 300), () =>
+      spawn('/bin/true', [], { stdio: 'ignore' }),
+    ),
+  ]);
   rows.push(['python3: os.fork + os._exit + os.waitpid', pythonRoundTrip(ROUNDS)]);
   rows.push(['C: fork + _exit + waitpid', cRoundTrip(ROUNDS * 4)]);
   const ours = rows[0][1] as number;
-  console.log(`fork round trip, median of ${ROUNDS} (node ${process.version} ${process.execArgv.join(' ')}, ${os.cpus().length} cores)`);
+  console.log(
+    `fork round trip, median of ${ROUNDS} (node ${process.version} ${process.execArgv.join(' ')}, ${os.cpus().length} cores)`,
+  );
   for (const [name, ms] of rows) {
     if (ms === null) console.log(`  ${name.padEnd(48)} (not available)`);
-    else console.log(`  ${name.padEnd(48)} ${ms.toFixed(3).padStart(8)} ms   ${(ms / ours).toFixed(2).padStart(7)} x posix-fork`);
+    else
+      console.log(
+        `  ${name.padEnd(48)} ${ms.toFixed(3).padStart(8)} ms   ${(ms / ours).toFixed(2).padStart(7)} x posix-fork`,
+      );
   }
-  console.log(`  heap-area cache: ${stats.fullScans} full smaps scans, ${stats.mapsReads} maps reads, ${stats.cacheHits} cache hits, ${stats.unknownAreas} new areas`);
+  console.log(
+    `  heap-area cache: ${stats.fullScans} full smaps scans, ${stats.mapsReads} maps reads, ${stats.cacheHits} cache hits, ${stats.unknownAreas} new areas`,
+  );
   const part = spawnSync(process.execPath, [...process.execArgv, __filename, '--part', 'memory'], {
     encoding: 'utf8',
     timeout: 120000,
@@ -187,7 +218,9 @@ async function main() {
   console.log('memory of 50 idle children (sum of PSS from /proc/<pid>/smaps_rollup)');
   console.log(`  posix-fork fork():        ${(memory.forkedPss / 1024).toFixed(1).padStart(8)} MB`);
   console.log(`  child_process.fork():     ${(memory.cpPss / 1024).toFixed(1).padStart(8)} MB`);
-  console.log(`  ratio: posix-fork uses ${(memory.forkedPss / memory.cpPss).toFixed(3)} of child_process.fork's memory`);
+  console.log(
+    `  ratio: posix-fork uses ${(memory.forkedPss / memory.cpPss).toFixed(3)} of child_process.fork's memory`,
+  );
   fs.rmSync(work, { recursive: true, force: true });
 }
 

@@ -75,23 +75,29 @@ const TABLE_WORK = `(table, item, items) => {
   for (let i = item * size; i < end; i++) sum += Math.sqrt(table[i]);
   return sum;
 }`;
-// eslint-disable-next-line no-eval
+
 const tableWork = eval(TABLE_WORK) as (table: Float64Array, item: number, items: number) => number;
 
 function writePeerScripts(): { piscina: string; workerpool: string } {
   const piscina = path.join(work, 'piscina-worker.js');
-  fs.writeFileSync(piscina, [
-    "const { workerData } = require('worker_threads');",
-    `const work = ${TABLE_WORK};`,
-    'module.exports = (item) => work(workerData.table, item, workerData.items);',
-  ].join('\n'));
+  fs.writeFileSync(
+    piscina,
+    [
+      "const { workerData } = require('worker_threads');",
+      `const work = ${TABLE_WORK};`,
+      'module.exports = (item) => work(workerData.table, item, workerData.items);',
+    ].join('\n'),
+  );
   const workerpool = path.join(work, 'workerpool-worker.js');
-  fs.writeFileSync(workerpool, [
-    `const workerpool = require(${JSON.stringify(require.resolve('workerpool'))});`,
-    "const { workerData } = require('worker_threads');",
-    `const work = ${TABLE_WORK};`,
-    'workerpool.worker({ item: (item) => work(workerData.table, item, workerData.items) });',
-  ].join('\n'));
+  fs.writeFileSync(
+    workerpool,
+    [
+      `const workerpool = require(${JSON.stringify(require.resolve('workerpool'))});`,
+      "const { workerData } = require('worker_threads');",
+      `const work = ${TABLE_WORK};`,
+      'workerpool.worker({ item: (item) => work(workerData.table, item, workerData.items) });',
+    ].join('\n'),
+  );
   return { piscina, workerpool };
 }
 
@@ -111,8 +117,12 @@ function pss(pid: number): number {
 
 function childPids(): number[] {
   try {
-    return fs.readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').trim().split(/\s+/)
-      .filter(Boolean).map(Number);
+    return fs
+      .readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -186,8 +196,13 @@ interface Row {
 
 async function main() {
   const version = spawnSync('python3', ['--version'], { encoding: 'utf8' }).stdout.trim();
-  console.log(`bench:pool — ${CORES} CPUs, Node ${process.version}, ${version || 'python3 not found'}, ` +
-    `median of ${ROUNDS} rounds; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `bench:pool — ${CORES} CPUs, Node ${process.version}, ${version || 'python3 not found'}, ` +
+      `median of ${ROUNDS} rounds; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+  );
   console.log('');
   const rows: Row[] = [];
   const pool = new Pool({ processes: CORES });
@@ -219,22 +234,34 @@ async function main() {
   const { Piscina } = require('piscina') as typeof import('piscina');
   const workerpool = require('workerpool') as typeof import('workerpool');
   const piscinaTable = await rounds(async () => {
-    const p = new Piscina({ filename: scripts.piscina, minThreads: CORES, maxThreads: CORES,
-      workerData: { table, items: TABLE_ITEMS } });
+    const p = new Piscina({
+      filename: scripts.piscina,
+      minThreads: CORES,
+      maxThreads: CORES,
+      workerData: { table, items: TABLE_ITEMS },
+    });
     await Promise.all(tableItems.map((item) => p.run(item)));
     await p.destroy();
   });
   const workerpoolTable = await rounds(async () => {
-    const p = workerpool.pool(scripts.workerpool, { maxWorkers: CORES, workerType: 'thread',
-      workerThreadOpts: { workerData: { table, items: TABLE_ITEMS } } });
+    const p = workerpool.pool(scripts.workerpool, {
+      maxWorkers: CORES,
+      workerType: 'thread',
+      workerThreadOpts: { workerData: { table, items: TABLE_ITEMS } },
+    });
     await Promise.all(tableItems.map((item) => p.exec('item', [item])));
     await p.terminate();
   });
-  const serialTable = await rounds(() => tableItems.map((item) => tableWork(table, item, TABLE_ITEMS)));
+  const serialTable = await rounds(() =>
+    tableItems.map((item) => tableWork(table, item, TABLE_ITEMS)),
+  );
   rows.push({ name: `serial map over the 100 MB table (${TABLE_ITEMS} items)`, ms: serialTable });
   rows.push({ name: 'Pool: new, map over the table, close', ms: poolTable });
   rows.push({ name: 'piscina: new (table as workerData), run all, destroy', ms: piscinaTable });
-  rows.push({ name: 'workerpool: new (table as workerData), exec all, terminate', ms: workerpoolTable });
+  rows.push({
+    name: 'workerpool: new (table as workerData), exec all, terminate',
+    ms: workerpoolTable,
+  });
 
   // Memory beyond the parent's own while the workers hold the table (items kept busy 300 ms).
   const hold = (item: number) => {
@@ -248,40 +275,62 @@ async function main() {
     await p.close();
   });
   const holdScript = path.join(work, 'piscina-hold.js');
-  fs.writeFileSync(holdScript, fs.readFileSync(scripts.piscina, 'utf8').replace(
-    'module.exports = (item) => work(workerData.table, item, workerData.items);',
-    'const cell = new Int32Array(new SharedArrayBuffer(4));\n' +
-      'module.exports = (item) => { const s = work(workerData.table, item, workerData.items); ' +
-      'Atomics.wait(cell, 0, 0, 300); return s; };'));
+  fs.writeFileSync(
+    holdScript,
+    fs
+      .readFileSync(scripts.piscina, 'utf8')
+      .replace(
+        'module.exports = (item) => work(workerData.table, item, workerData.items);',
+        'const cell = new Int32Array(new SharedArrayBuffer(4));\n' +
+          'module.exports = (item) => { const s = work(workerData.table, item, workerData.items); ' +
+          'Atomics.wait(cell, 0, 0, 300); return s; };',
+      ),
+  );
   const piscinaMemory = await extraMemory(async () => {
-    const p = new Piscina({ filename: holdScript, minThreads: CORES, maxThreads: CORES,
-      workerData: { table, items: TABLE_ITEMS } });
+    const p = new Piscina({
+      filename: holdScript,
+      minThreads: CORES,
+      maxThreads: CORES,
+      workerData: { table, items: TABLE_ITEMS },
+    });
     await Promise.all(tableItems.slice(0, CORES).map((item) => p.run(item)));
     await p.destroy();
   });
 
   const py = python();
   if (py) {
-    rows.push({ name: `Python Pool(${CORES}).map, ${TRIVIAL_ITEMS} trivial items (pool made before)`, ms: py.trivialMs });
+    rows.push({
+      name: `Python Pool(${CORES}).map, ${TRIVIAL_ITEMS} trivial items (pool made before)`,
+      ms: py.trivialMs,
+    });
     rows.push({ name: 'Python: Pool made, map over the same table, closed', ms: py.tableMs });
   }
 
   const width = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'what'.padEnd(width)}   median ms`);
-  for (const row of rows) console.log(`${row.name.padEnd(width)}  ${row.ms.toFixed(1).padStart(10)}`);
+  for (const row of rows)
+    console.log(`${row.name.padEnd(width)}  ${row.ms.toFixed(1).padStart(10)}`);
   console.log('');
   const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-  console.log(`CPU-bound: serial / Pool ${x(serialCpu, poolCpu)} (goal ≥ ${(0.9 * CORES).toFixed(1)}×, 0.9 × ${CORES} cores)`);
-  console.log(`table: piscina / Pool ${x(piscinaTable, poolTable)}, workerpool / Pool ${x(workerpoolTable, poolTable)} (goal ≥ 3×)`);
+  console.log(
+    `CPU-bound: serial / Pool ${x(serialCpu, poolCpu)} (goal ≥ ${(0.9 * CORES).toFixed(1)}×, 0.9 × ${CORES} cores)`,
+  );
+  console.log(
+    `table: piscina / Pool ${x(piscinaTable, poolTable)}, workerpool / Pool ${x(workerpoolTable, poolTable)} (goal ≥ 3×)`,
+  );
   if (poolMemory !== null && piscinaMemory !== null) {
     const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
-    console.log(`memory beyond the parent's while ${CORES} workers hold the table (PSS): Pool ${mb(poolMemory)}, ` +
-      `piscina ${mb(piscinaMemory)}`);
+    console.log(
+      `memory beyond the parent's while ${CORES} workers hold the table (PSS): Pool ${mb(poolMemory)}, ` +
+        `piscina ${mb(piscinaMemory)}`,
+    );
   }
   if (py) {
     const perItem = (ms: number) => `${((ms * 1000) / TRIVIAL_ITEMS).toFixed(2)} µs`;
-    console.log(`per trivial item: Pool ${perItem(poolTrivial)}, Python ${perItem(py.trivialMs)} ` +
-      `(Python / Pool ${x(py.trivialMs, poolTrivial)}, goal > 1×)`);
+    console.log(
+      `per trivial item: Pool ${perItem(poolTrivial)}, Python ${perItem(py.trivialMs)} ` +
+        `(Python / Pool ${x(py.trivialMs, poolTrivial)}, goal > 1×)`,
+    );
     console.log(`table end to end: Python / Pool ${x(py.tableMs, poolTable)} (goal > 1×)`);
   }
   await pool.close();

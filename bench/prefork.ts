@@ -49,9 +49,9 @@ function loadDataset(items: number): Item[] {
   for (let i = 0; i < items; i++) {
     data.push({
       id: i,
-      name: `item-${i}-${(i * 2654435761 % 4294967296).toString(36)}`,
+      name: `item-${i}-${((i * 2654435761) % 4294967296).toString(36)}`,
       tags: [`t${i % 17}`, `g${i % 101}`],
-      score: (i * 7919) % 1000 / 10,
+      score: ((i * 7919) % 1000) / 10,
       owner: { id: i % 5000, email: `user${i % 5000}@example.com` },
     });
   }
@@ -86,10 +86,13 @@ function runPrefork(port: number): void {
     serve: ({ listen }) => http.createServer(handler(data)).listen(listen),
   });
   server.on('worker', (worker) => say(`worker-ready ${worker.pid}`));
-  server.ready.then(() => say(`all-ready ${(now() - start).toFixed(2)}`), (error) => {
-    say(`failed ${String(error)}`);
-    process.exit(1);
-  });
+  server.ready.then(
+    () => say(`all-ready ${(now() - start).toFixed(2)}`),
+    (error) => {
+      say(`failed ${String(error)}`);
+      process.exit(1);
+    },
+  );
 }
 
 function runCluster(port: number): void {
@@ -120,8 +123,18 @@ interface Server {
 }
 
 function startServer(mode: string, port: number, stats: string): Server {
-  const args = [...(mode === 'prefork' ? FORK_SAFE_FLAGS : []), __filename, '--role', mode, '--port', String(port),
-    '--workers', String(WORKERS), '--items', String(ITEMS)];
+  const args = [
+    ...(mode === 'prefork' ? FORK_SAFE_FLAGS : []),
+    __filename,
+    '--role',
+    mode,
+    '--port',
+    String(port),
+    '--workers',
+    String(WORKERS),
+    '--items',
+    String(ITEMS),
+  ];
   const spawnedAt = now();
   const child = spawn(process.execPath, args, {
     detached: true,
@@ -168,7 +181,10 @@ function startServer(mode: string, port: number, stats: string): Server {
             reject(new Error(`${mode}: the server ended before ${pattern}`));
           }
         };
-        const timer = setTimeout(() => reject(new Error(`${mode}: no ${pattern} in ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`${mode}: no ${pattern} in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         waiters.push(check);
         check();
       });
@@ -177,15 +193,19 @@ function startServer(mode: string, port: number, stats: string): Server {
 }
 
 function childrenOf(pid: number): number[] {
-  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((name) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[1]) === pid && fields[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(fields[1]) === pid && fields[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 function pssKb(pid: number): number {
@@ -203,9 +223,16 @@ function freePort(): Promise<number> {
 }
 
 async function load(port: number, seconds: number): Promise<number> {
-  const autocannon = require('autocannon') as (options: object) => Promise<{ requests: { average: number }; non2xx: number; errors: number }>;
-  const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds });
-  if (result.errors > 0 || result.non2xx > 0) throw new Error(`errors ${result.errors}, non-2xx ${result.non2xx}`);
+  const autocannon = require('autocannon') as (
+    options: object,
+  ) => Promise<{ requests: { average: number }; non2xx: number; errors: number }>;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/`,
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
+  if (result.errors > 0 || result.non2xx > 0)
+    throw new Error(`errors ${result.errors}, non-2xx ${result.non2xx}`);
   return result.requests.average;
 }
 
@@ -233,10 +260,17 @@ async function measure(mode: string): Promise<Result> {
     const workers = childrenOf(master);
     for (const pid of workers) process.kill(pid, 'SIGUSR1');
     const deadline = Date.now() + 10000;
-    while (fs.readFileSync(stats, 'utf8').trim().split('\n').filter(Boolean).length < workers.length && Date.now() < deadline) {
+    while (
+      fs.readFileSync(stats, 'utf8').trim().split('\n').filter(Boolean).length < workers.length &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    const counts = fs.readFileSync(stats, 'utf8').trim().split('\n').map((line) => Number(line.split(' ')[1]));
+    const counts = fs
+      .readFileSync(stats, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => Number(line.split(' ')[1]));
     const share = Math.max(...counts) / Math.max(1, Math.min(...counts));
     const pssMb = [master, ...workers].reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
     const replacements: number[] = [];
@@ -259,25 +293,45 @@ async function measure(mode: string): Promise<Result> {
 }
 
 async function orchestrate(): Promise<void> {
-  const loadBefore = os.loadavg().map((n) => n.toFixed(2)).join(' ');
+  const loadBefore = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
   const clusterResult = await measure('cluster');
   const preforkResult = await measure('prefork');
-  const loadAfter = os.loadavg().map((n) => n.toFixed(2)).join(' ');
+  const loadAfter = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
   const rows: Array<[string, (r: Result) => number, number, string]> = [
-    [`${WORKERS} workers accepting, from the start call (ms)`, (r) => r.workersStart, 2, '≥ 20× faster'],
+    [
+      `${WORKERS} workers accepting, from the start call (ms)`,
+      (r) => r.workersStart,
+      2,
+      '≥ 20× faster',
+    ],
     [`${WORKERS} workers accepting, from process spawn (ms)`, (r) => r.fromSpawn, 0, ''],
     ['PSS, master + workers, after traffic (MB)', (r) => r.pssMb, 0, '≤ 0.4×'],
-    [`requests/s (autocannon -c ${CONNECTIONS}, ${SECONDS} s, keep-alive)`, (r) => r.rps, 0, '≥ 1×'],
+    [
+      `requests/s (autocannon -c ${CONNECTIONS}, ${SECONDS} s, keep-alive)`,
+      (r) => r.rps,
+      0,
+      '≥ 1×',
+    ],
     ['busiest / idlest worker, requests', (r) => r.share, 2, '≤ 1.5'],
     [`SIGKILLed worker replaced, median of ${REPLACEMENTS} (ms)`, (r) => r.replace, 1, '≤ 1/20'],
   ];
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${ITEMS} items; load average ${loadBefore} -> ${loadAfter}`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPUs, ${ITEMS} items; load average ${loadBefore} -> ${loadAfter}`,
+  );
   console.log('| | node:cluster | prefork | prefork / cluster | goal |');
   console.log('|---|---:|---:|---:|---|');
   for (const [name, get, digits, goal] of rows) {
     const c = get(clusterResult);
     const p = get(preforkResult);
-    console.log(`| ${name} | ${c.toFixed(digits)} | ${p.toFixed(digits)} | ${(p / c).toFixed(3)} | ${goal} |`);
+    console.log(
+      `| ${name} | ${c.toFixed(digits)} | ${p.toFixed(digits)} | ${(p / c).toFixed(3)} | ${goal} |`,
+    );
   }
 }
 

@@ -52,7 +52,11 @@ async function processSerial(rounds: number): Promise<[Row, Row]> {
   }
   return [
     { name: 'Process: start + join, one at a time', median: median(times), total: sum(times) },
-    { name: '(floor) fork + _exit(0) + waitpid, no Process', median: median(floor), total: sum(floor) },
+    {
+      name: '(floor) fork + _exit(0) + waitpid, no Process',
+      median: median(floor),
+      total: sum(floor),
+    },
   ];
 }
 
@@ -84,7 +88,11 @@ async function childProcessSerial(rounds: number): Promise<Row> {
     if (result !== i * 2) throw new Error(`wrong result ${result}`);
     if (i >= WARMUP) times.push(now() - t0);
   }
-  return { name: 'child_process.fork(script) + message + exit', median: median(times), total: sum(times) };
+  return {
+    name: 'child_process.fork(script) + message + exit',
+    median: median(times),
+    total: sum(times),
+  };
 }
 
 function python(rounds: number): [Row, Row] | null {
@@ -113,7 +121,11 @@ function python(rounds: number): [Row, Row] | null {
   if (run.status !== 0 || run.error) return null;
   const { times, batch } = JSON.parse(run.stdout) as { times: number[]; batch: number };
   return [
-    { name: 'Python multiprocessing.Process (fork): start + join', median: median(times), total: sum(times) },
+    {
+      name: 'Python multiprocessing.Process (fork): start + join',
+      median: median(times),
+      total: sum(times),
+    },
     { name: 'Python: start all, then join all (total / N)', median: batch / rounds, total: batch },
   ];
 }
@@ -124,21 +136,31 @@ async function main() {
   const cp = await childProcessSerial(ROUNDS);
   const py = python(ROUNDS);
   const version = spawnSync('python3', ['--version'], { encoding: 'utf8' });
-  console.log(`bench:process — ${ROUNDS} short targets (i -> i * 2), ${os.cpus().length} CPUs, ` +
-    `Node ${process.version}${py ? `, ${version.stdout.trim()}` : ', python3 not found'}`);
+  console.log(
+    `bench:process — ${ROUNDS} short targets (i -> i * 2), ${os.cpus().length} CPUs, ` +
+      `Node ${process.version}${py ? `, ${version.stdout.trim()}` : ', python3 not found'}`,
+  );
   console.log('');
   const rows = [ours, batch, cp, ...(py ?? []), floor];
   const width = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'what'.padEnd(width)}  median ms   total ms`);
   for (const row of rows) {
-    console.log(`${row.name.padEnd(width)}  ${row.median.toFixed(3).padStart(9)}  ${row.total.toFixed(1).padStart(9)}`);
+    console.log(
+      `${row.name.padEnd(width)}  ${row.median.toFixed(3).padStart(9)}  ${row.total.toFixed(1).padStart(9)}`,
+    );
   }
   console.log('');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b >= 10 ? 1 : 2)}×`;
-  console.log(`child_process.fork / Process (median): ${ratio(cp.median, ours.median)}  (goal ≥ 30×)`);
-  console.log(`Process / bare fork round trip (median): ${ratio(ours.median, floor.median)}  (what Process adds)`);
+  console.log(
+    `child_process.fork / Process (median): ${ratio(cp.median, ours.median)}  (goal ≥ 30×)`,
+  );
+  console.log(
+    `Process / bare fork round trip (median): ${ratio(ours.median, floor.median)}  (what Process adds)`,
+  );
   if (py) {
-    console.log(`Python / Process, one at a time (median): ${ratio(py[0].median, ours.median)}  (goal > 1×)`);
+    console.log(
+      `Python / Process, one at a time (median): ${ratio(py[0].median, ours.median)}  (goal > 1×)`,
+    );
     console.log(`Python / Process, start all then join all: ${ratio(py[1].total, batch.total)}`);
   }
   fs.rmSync(work, { recursive: true, force: true });

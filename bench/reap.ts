@@ -177,8 +177,10 @@ async function main(): Promise<void> {
   const python = rows.find((row) => row.name === 'python');
   const ratios = python
     ? Object.fromEntries(
-      rows.filter((row) => row !== python).map((row) => [row.name, row.medianMs / python.medianMs]),
-    )
+        rows
+          .filter((row) => row !== python)
+          .map((row) => [row.name, row.medianMs / python.medianMs]),
+      )
     : null;
   if (json) {
     console.log(JSON.stringify({ children, runs, rows, ratiosToPython: ratios }));

@@ -18,7 +18,9 @@ function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(name);
   return at > 0 && at + 1 < process.argv.length ? process.argv[at + 1] : fallback;
 }
-const pidFile = path.resolve(option('--pid-file', path.join(os.tmpdir(), 'posix-fork-example.pid')));
+const pidFile = path.resolve(
+  option('--pid-file', path.join(os.tmpdir(), 'posix-fork-example.pid')),
+);
 const seconds = Number(option('--seconds', '10'));
 
 function classicDaemonize(pidFilePath: string): void {

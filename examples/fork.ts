@@ -15,7 +15,9 @@ console.log(`parent ${getpid()}: start, source = ${source}`);
 
 const pid = fork();
 if (pid === 0) {
-  console.log(`child ${getpid()}: fork() returned 0. I am child process (${getpid()}) and my parent is ${getppid()}.`);
+  console.log(
+    `child ${getpid()}: fork() returned 0. I am child process (${getpid()}) and my parent is ${getppid()}.`,
+  );
   source -= 1;
   console.log(`child ${getpid()}: source -= 1, so source = ${source} in the child`);
   showProcesses('two processes now run the same program:', [getppid(), getpid()]);
@@ -25,5 +27,7 @@ if (pid === 0) {
 console.log(`parent ${getpid()}: fork() returned ${pid}, the pid of my new child`);
 // waitpid() blocks until the child has ended, then collects its exit status.
 const status = waitpid(pid);
-console.log(`parent ${getpid()}: waitpid(${pid}) -> exit code ${status?.exitCode}; the child is reaped`);
+console.log(
+  `parent ${getpid()}: waitpid(${pid}) -> exit code ${status?.exitCode}; the child is reaped`,
+);
 console.log(`parent ${getpid()}: source = ${source} in the parent: the child changed its own copy`);

@@ -22,7 +22,9 @@ if (pid === 0) {
     if (getppid() === parent && Date.now() - started < 5000) return;
     clearInterval(poll);
     const adopter = getppid();
-    console.log(`child ${getpid()}: my parent is now ${adopter} (${processInfo(adopter)?.command ?? '?'}): I am an orphan`);
+    console.log(
+      `child ${getpid()}: my parent is now ${adopter} (${processInfo(adopter)?.command ?? '?'}): I am an orphan`,
+    );
     showProcesses(`the parent ${parent} has exited; ps -o stat,ppid,pid,comm:`, [parent, getpid()]);
     console.log(`child ${getpid()}: ending; my new parent reaps me`);
   }, 10);

@@ -38,20 +38,27 @@ async function main(): Promise<void> {
   const parallel = await pool.map((q) => count(q), queries);
   const poolMs = Date.now() - t0;
   console.log(`${QUERIES} queries over a ${(table.byteLength / 1048576).toFixed(0)} MB table`);
-  console.log(`  serial: ${serialMs} ms; Pool with ${pool.processes} workers on ${os.cpus().length} CPUs: ${poolMs} ms`);
+  console.log(
+    `  serial: ${serialMs} ms; Pool with ${pool.processes} workers on ${os.cpus().length} CPUs: ${poolMs} ms`,
+  );
   console.log(`  same results: ${JSON.stringify(parallel) === JSON.stringify(serial)}`);
 
   // The next call sees the parent's state at that call.
   threshold = 990;
   const [strict] = await pool.map((q) => count(q), [0]);
-  console.log(`  after threshold = 990 in the parent: query 0 counts ${strict} rows (was ${serial[0]})`);
+  console.log(
+    `  after threshold = 990 in the parent: query 0 counts ${strict} rows (was ${serial[0]})`,
+  );
 
   // A worker that throws: the error comes back with the worker's stack and the item's index.
   try {
-    await pool.map((q) => {
-      if (q === 3) throw new RangeError(`query ${q} is not allowed`);
-      return q;
-    }, queries.slice(0, 8));
+    await pool.map(
+      (q) => {
+        if (q === 3) throw new RangeError(`query ${q} is not allowed`);
+        return q;
+      },
+      queries.slice(0, 8),
+    );
   } catch (error) {
     const e = error as Error & { index: number };
     console.log(`  ${e.name}: ${e.message} (index ${e.index})`);

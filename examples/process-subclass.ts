@@ -24,8 +24,10 @@ async function main(): Promise<void> {
   workers.forEach((worker) => worker.start());
   for (const worker of workers) {
     const code = await worker.join();
-    console.log(`${worker.name}: exit code ${code}, result ${JSON.stringify(worker.result)}` +
-      (worker.error ? `, error ${worker.error.name}: ${worker.error.message}` : ''));
+    console.log(
+      `${worker.name}: exit code ${code}, result ${JSON.stringify(worker.result)}` +
+        (worker.error ? `, error ${worker.error.name}: ${worker.error.message}` : ''),
+    );
   }
 }
 

@@ -22,7 +22,8 @@ const scale = process.argv.includes('--quick') ? 0.1 : 1;
 const program = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms * scale));
 // Python's time.sleep blocks; so does this.
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms * scale);
+const sleepSync = (ms: number) =>
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms * scale);
 const until = async (done: () => boolean) => {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 10));
 };
@@ -36,10 +37,14 @@ async function memory(): Promise<void> {
     console.log(`${name}: num in the child is ${num}`);
     return num;
   };
-  const children = ['user001', 'user002', 'user003'].map((name) => new Process({ target: addOne, args: [name] }));
+  const children = ['user001', 'user002', 'user003'].map(
+    (name) => new Process({ target: addOne, args: [name] }),
+  );
   for (const child of children) child.start();
   for (const child of children) await child.join();
-  console.log(`main: num in the parent is ${num}; the children returned ${children.map((child) => child.result).join(', ')}`);
+  console.log(
+    `main: num in the parent is ${num}; the children returned ${children.map((child) => child.result).join(', ')}`,
+  );
 }
 
 async function joinOrder(): Promise<void> {
@@ -74,13 +79,20 @@ async function tasks(join: boolean): Promise<void> {
     await sleep(2000);
     console.log(`${name} is ending ....`);
   };
-  const children = [0, 1, 2].map((i) => new Process({ target: work, args: [`task_${i}`], name: `task_${i}` }));
+  const children = [0, 1, 2].map(
+    (i) => new Process({ target: work, args: [`task_${i}`], name: `task_${i}` }),
+  );
   for (const child of children) child.start();
   console.log(`main process ending ...${join ? ' (but first it joins its children)' : ''}`);
   if (!join) return; // the parent waits for them when it ends
-  showProcesses('three children running the same program:', [process.pid, ...children.map((child) => child.pid as number)]);
+  showProcesses('three children running the same program:', [
+    process.pid,
+    ...children.map((child) => child.pid as number),
+  ]);
   const codes = await Promise.all(children.map((child) => child.join()));
-  console.log(`joined: ${children.map((child, i) => `${child.name} exit code ${codes[i]}`).join(', ')}`);
+  console.log(
+    `joined: ${children.map((child, i) => `${child.name} exit code ${codes[i]}`).join(', ')}`,
+  );
 }
 
 async function cleanup(): Promise<void> {
@@ -91,12 +103,17 @@ async function cleanup(): Promise<void> {
     child.start();
     started.push(child.pid as number);
     await until(() => processInfo(child.pid as number)?.state === 'Z');
-    showProcesses(`after start #${i}: the newest child is a zombie, the earlier ones are reaped`, started);
+    showProcesses(
+      `after start #${i}: the newest child is a zombie, the earlier ones are reaped`,
+      started,
+    );
   }
 }
 
 function emperor(daemon: boolean): void {
-  console.log(`\n== ${daemon ? 'daemon' : 'no-daemon'}: the parent ends first (${currentProcess().name})`);
+  console.log(
+    `\n== ${daemon ? 'daemon' : 'no-daemon'}: the parent ends first (${currentProcess().name})`,
+  );
   const steward = async (name: string) => {
     console.log(`steward ${name}: alive`);
     await sleep(2000);
@@ -106,20 +123,31 @@ function emperor(daemon: boolean): void {
   const child = new Process({ target: steward, args: ['max'], name: 'max' });
   child.daemon = daemon; // set before start()
   child.start();
-  showProcesses(`the parent and its ${daemon ? 'daemonic' : 'non-daemonic'} child:`, [process.pid, child.pid as number]);
+  showProcesses(`the parent and its ${daemon ? 'daemonic' : 'non-daemonic'} child:`, [
+    process.pid,
+    child.pid as number,
+  ]);
   setTimeout(() => {
-    console.log(`emperor: Tom dies; ${daemon ? 'the daemonic steward is terminated with him' : 'the steward finishes first'}`);
+    console.log(
+      `emperor: Tom dies; ${daemon ? 'the daemonic steward is terminated with him' : 'the steward finishes first'}`,
+    );
   }, 200 * scale);
 }
 
 async function main(): Promise<void> {
   switch (program) {
-    case 'memory': return memory();
-    case 'join-order': return joinOrder();
-    case 'tasks': return tasks(false);
-    case 'cleanup': return cleanup();
-    case 'no-daemon': return emperor(false);
-    case 'daemon': return emperor(true);
+    case 'memory':
+      return memory();
+    case 'join-order':
+      return joinOrder();
+    case 'tasks':
+      return tasks(false);
+    case 'cleanup':
+      return cleanup();
+    case 'no-daemon':
+      return emperor(false);
+    case 'daemon':
+      return emperor(true);
     case undefined:
       await memory();
       await joinOrder();

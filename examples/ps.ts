@@ -15,7 +15,9 @@ export function showProcesses(caption: string, pids: readonly number[]): void {
     // 's' marks a session leader, as in ps; a zombie keeps only its name.
     const stat = info.state + (info.pid === info.sid ? 's' : '');
     const cmd = info.state === 'Z' ? `[${info.command}] <defunct>` : info.command;
-    rows.push(`    ${stat.padEnd(4)} ${String(info.ppid).padStart(6)} ${String(pid).padStart(6)}  ${cmd}`);
+    rows.push(
+      `    ${stat.padEnd(4)} ${String(info.ppid).padStart(6)} ${String(pid).padStart(6)}  ${cmd}`,
+    );
   }
   console.log(rows.join('\n'));
 }

@@ -9,7 +9,16 @@
 //
 // With --poll: the parent calls waitpid(-1, WNOHANG) every half second (reapChildren() is one
 // such sweep). Between the child's end and the next poll, ps shows it as a zombie.
-import { Reaper, WNOHANG, ensureForkSafe, fork, getpid, processInfo, reapChildren, waitpid } from 'posix-fork';
+import {
+  Reaper,
+  WNOHANG,
+  ensureForkSafe,
+  fork,
+  getpid,
+  processInfo,
+  reapChildren,
+  waitpid,
+} from 'posix-fork';
 import type { WaitStatus } from 'posix-fork';
 import { showProcesses } from './ps';
 
@@ -38,7 +47,9 @@ if (child === 0) {
 }
 
 function reaped(status: WaitStatus): void {
-  console.log(`parent ${getpid()}: reaped child process ${status.pid}, status ${status.status} (exit code ${status.exitCode})`);
+  console.log(
+    `parent ${getpid()}: reaped child process ${status.pid}, status ${status.status} (exit code ${status.exitCode})`,
+  );
 }
 
 function reapOnSignal(signalReaper: Reaper): void {
@@ -50,11 +61,16 @@ function reapOnSignal(signalReaper: Reaper): void {
     if (status.pid !== child) return;
     signalReaper.stop();
     clearInterval(work);
-    showProcesses('the child was reaped the moment it ended, it never lingered as a zombie:', [getpid(), child]);
+    showProcesses('the child was reaped the moment it ended, it never lingered as a zombie:', [
+      getpid(),
+      child,
+    ]);
     try {
       waitpid(-1, WNOHANG);
     } catch (error) {
-      console.log(`parent ${getpid()}: waitpid(-1, WNOHANG) -> ${(error as NodeJS.ErrnoException).code}: no child left to wait for`);
+      console.log(
+        `parent ${getpid()}: waitpid(-1, WNOHANG) -> ${(error as NodeJS.ErrnoException).code}: no child left to wait for`,
+      );
     }
   });
 }
@@ -64,7 +80,10 @@ function reapByPolling(): void {
   const loop = setInterval(() => {
     if (!zombieShown && processInfo(child)?.state === 'Z') {
       zombieShown = true;
-      showProcesses('the child has ended but is not reaped until the next poll:', [getpid(), child]);
+      showProcesses('the child has ended but is not reaped until the next poll:', [
+        getpid(),
+        child,
+      ]);
     }
     const statuses = reapChildren({ scope: 'all' });
     console.log(`parent ${getpid()}: one loop...`);

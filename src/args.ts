@@ -22,11 +22,12 @@ export function describeReceived(value: unknown): string {
   if (value === null || value === undefined) return `Received ${String(value)}`;
   if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`;
   if (typeof value === 'object') {
-    const name = Array.isArray(value) ? 'Array' : (value.constructor?.name || 'Object');
+    const name = Array.isArray(value) ? 'Array' : value.constructor?.name || 'Object';
     return `Received an instance of ${name}`;
   }
   if (typeof value === 'string') {
-    const shown = value.length > MAX_SHOWN_STRING ? `${value.slice(0, MAX_SHOWN_STRING - 3)}...` : value;
+    const shown =
+      value.length > MAX_SHOWN_STRING ? `${value.slice(0, MAX_SHOWN_STRING - 3)}...` : value;
     return `Received type string ('${shown}')`;
   }
   if (typeof value === 'bigint') return `Received type bigint (${value}n)`;
@@ -43,22 +44,31 @@ function subject(name: string): string {
 
 /** ERR_INVALID_ARG_TYPE: `The "name" argument must be <expected>. Received …`. */
 export function invalidType(name: string, expected: string, value: unknown): never {
-  return fail(TypeError, 'ERR_INVALID_ARG_TYPE',
-    `The ${subject(name)} must be ${expected}. ${describeReceived(value)}`);
+  return fail(
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    `The ${subject(name)} must be ${expected}. ${describeReceived(value)}`,
+  );
 }
 
 /** ERR_OUT_OF_RANGE: `The value of "name" is out of range. It must be <range>. Received 5`. */
 export function outOfRange(name: string, range: string, value: unknown): never {
   const shown = typeof value === 'string' ? `'${value}'` : String(value);
-  return fail(RangeError, 'ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
+  return fail(
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`,
+  );
 }
 
 /** ERR_INVALID_ARG_VALUE: a value of the right type that is not allowed. */
 export function invalidValue(name: string, reason: string, value: unknown): never {
   const shown = typeof value === 'string' ? `'${value}'` : String(value);
-  return fail(TypeError, 'ERR_INVALID_ARG_VALUE',
-    `The ${subject(name)} ${reason}. Received ${shown}`);
+  return fail(
+    TypeError,
+    'ERR_INVALID_ARG_VALUE',
+    `The ${subject(name)} ${reason}. Received ${shown}`,
+  );
 }
 
 /**
@@ -68,8 +78,13 @@ export function invalidValue(name: string, reason: string, value: unknown): neve
 export const MAX_INT32 = 2147483647;
 
 /** An integer in [min, max]; `maxText` names a symbolic maximum ("2 ** 31 - 1"). */
-export function checkInteger(name: string, value: unknown, min: number, max: number,
-  maxText: string = String(max)): number {
+export function checkInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  maxText: string = String(max),
+): number {
   if (typeof value !== 'number') invalidType(name, 'of type number', value);
   if (!Number.isInteger(value) || value < min || value > max) {
     outOfRange(name, `an integer >= ${min} and <= ${maxText}`, value);
@@ -82,7 +97,10 @@ export function checkBoolean(name: string, value: unknown): boolean {
   return value;
 }
 
-export function checkFunction<F extends (...args: never[]) => unknown>(name: string, value: unknown): F {
+export function checkFunction<F extends (...args: never[]) => unknown>(
+  name: string,
+  value: unknown,
+): F {
   if (typeof value !== 'function') invalidType(name, 'of type function', value);
   return value as F;
 }
@@ -101,12 +119,18 @@ export function checkPath(name: string, value: unknown): string {
 
 export function checkArity(args: IArguments, min: number, max: number): void {
   if (args.length < min) {
-    fail(TypeError, 'ERR_MISSING_ARGS',
-      `Expected at least ${min} argument(s), received ${args.length}`);
+    fail(
+      TypeError,
+      'ERR_MISSING_ARGS',
+      `Expected at least ${min} argument(s), received ${args.length}`,
+    );
   }
   if (args.length > max) {
-    fail(TypeError, 'ERR_TOO_MANY_ARGS',
-      `Expected at most ${max} argument(s), received ${args.length}`);
+    fail(
+      TypeError,
+      'ERR_TOO_MANY_ARGS',
+      `Expected at most ${max} argument(s), received ${args.length}`,
+    );
   }
 }
 
@@ -115,8 +139,11 @@ export function checkArity(args: IArguments, min: number, max: number): void {
  * there is a mistake, not a set of options (which are read from own properties only).
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null &&
-    [Object.prototype, null].includes(Object.getPrototypeOf(value));
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    [Object.prototype, null].includes(Object.getPrototypeOf(value))
+  );
 }
 
 /**
@@ -126,19 +153,27 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * here. The options must be a plain object; with `anyObject` (daemonize() and Pool, which have
  * always taken them so), any object but an array, whose inherited properties are ignored.
  */
-export function readOptions(value: unknown, known: readonly string[], name = 'options', anyObject = false):
-Record<string, unknown> {
+export function readOptions(
+  value: unknown,
+  known: readonly string[],
+  name = 'options',
+  anyObject = false,
+): Record<string, unknown> {
   const options: Record<string, unknown> = Object.create(null);
   if (value === undefined) return options;
   if (anyObject) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) invalidType(name, 'of type object', value);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      invalidType(name, 'of type object', value);
   } else if (!isPlainObject(value)) {
     invalidType(name, 'a plain object', value);
   }
   for (const key of Reflect.ownKeys(value as object)) {
     if (typeof key !== 'string' || !known.includes(key)) {
-      fail(TypeError, 'ERR_INVALID_ARG_VALUE',
-        `The ${subject(name)} has an unknown property '${String(key)}' (known: ${known.join(', ')})`);
+      fail(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The ${subject(name)} has an unknown property '${String(key)}' (known: ${known.join(', ')})`,
+      );
     }
     options[key] = (value as Record<string, unknown>)[key];
   }
@@ -147,8 +182,7 @@ Record<string, unknown> {
 
 /** The errno name of a caught system error ('ENOENT'), or undefined. */
 export function errnoCode(error: unknown): string | undefined {
-  const code = typeof error === 'object' && error !== null
-    ? (error as NodeJS.ErrnoException).code
-    : undefined;
+  const code =
+    typeof error === 'object' && error !== null ? (error as NodeJS.ErrnoException).code : undefined;
   return typeof code === 'string' ? code : undefined;
 }

@@ -124,8 +124,12 @@ function endAfterExitListeners(): void {
 let endingOnUncaughtException = false;
 
 function refuseForkAtExit(): never {
-  throw argError(Error, 'ERR_FORK_AT_EXIT', "fork() in an 'exit' listener of a process that an uncaught " +
-    "exception ends is not supported: Node's own exit path would crash the child");
+  throw argError(
+    Error,
+    'ERR_FORK_AT_EXIT',
+    "fork() in an 'exit' listener of a process that an uncaught " +
+      "exception ends is not supported: Node's own exit path would crash the child",
+  );
 }
 
 // The loop has nothing left to do: Node would emit 'beforeExit', then 'exit', then tear down.

@@ -54,8 +54,11 @@ export function fork(): number {
 // /proc/self (statm, maps, smaps) to find the areas V8 keeps from fork children, and there is
 // no other way to find them.
 function explainForkError(error: unknown): unknown {
-  if (process.platform !== 'linux' || (error as NodeJS.ErrnoException).code !== 'ENOENT' ||
-      existsSync('/proc/self')) {
+  if (
+    process.platform !== 'linux' ||
+    (error as NodeJS.ErrnoException).code !== 'ENOENT' ||
+    existsSync('/proc/self')
+  ) {
     return error;
   }
   return Object.assign(
@@ -63,7 +66,12 @@ function explainForkError(error: unknown): unknown {
       'fork ENOENT (/proc is not mounted: on Linux fork() needs /proc/self to find the memory ' +
         'V8 keeps from fork children)',
     ),
-    { code: 'ENOENT', errno: (error as NodeJS.ErrnoException).errno, syscall: 'fork', path: '/proc/self' },
+    {
+      code: 'ENOENT',
+      errno: (error as NodeJS.ErrnoException).errno,
+      syscall: 'fork',
+      path: '/proc/self',
+    },
   );
 }
 
@@ -96,8 +104,7 @@ function refuseInFlightThreadpoolWork(active: number): void {
 }
 
 function activeRequestNames(): string[] {
-  const getter = (process as unknown as { _getActiveRequests?: () => object[] })
-    ._getActiveRequests;
+  const getter = (process as unknown as { _getActiveRequests?: () => object[] })._getActiveRequests;
   if (typeof getter === 'function') {
     return getter.call(process).map((request) => request.constructor.name);
   }

@@ -13,7 +13,10 @@ import { requireMainThread } from './main-thread';
  * can block on their task queue. On later versions the threads sit idle, but every fork
  * copies their stacks and every child rewrites their descriptors, so fewer is faster.
  */
-export const FORK_SAFE_FLAGS: readonly string[] = Object.freeze(['--single-threaded', '--v8-pool-size=1']);
+export const FORK_SAFE_FLAGS: readonly string[] = Object.freeze([
+  '--single-threaded',
+  '--v8-pool-size=1',
+]);
 
 /** What the mode requires: --single-threaded, and on Node 18 the single worker thread too. */
 export const REQUIRED_FORK_SAFE_FLAGS: readonly string[] =
@@ -51,7 +54,10 @@ export function inheritedFds(): number[] {
 export function inheritedChannel(): { fd: number; env: Record<string, string> } | null {
   const fd = (process.channel as { fd?: unknown } | undefined)?.fd;
   if (typeof fd !== 'number' || fd < 0 || !process.connected) return null;
-  return { fd, env: { NODE_CHANNEL_FD: String(fd), NODE_CHANNEL_SERIALIZATION_MODE: channelSerialization() } };
+  return {
+    fd,
+    env: { NODE_CHANNEL_FD: String(fd), NODE_CHANNEL_SERIALIZATION_MODE: channelSerialization() },
+  };
 }
 
 /** 'advanced' when Node set the channel up with a message buffer (the only place it shows). */
@@ -59,8 +65,11 @@ function channelSerialization(): 'json' | 'advanced' {
   const holder = process as unknown as Record<symbol, unknown>;
   for (const key of Object.getOwnPropertySymbols(process)) {
     const handle = holder[key];
-    if (key.description !== 'kChannelHandle' || typeof handle !== 'object' || handle === null) continue;
-    const advanced = Object.getOwnPropertySymbols(handle).some((own) => own.description === 'kMessageBuffer');
+    if (key.description !== 'kChannelHandle' || typeof handle !== 'object' || handle === null)
+      continue;
+    const advanced = Object.getOwnPropertySymbols(handle).some(
+      (own) => own.description === 'kMessageBuffer',
+    );
     return advanced ? 'advanced' : 'json';
   }
   return 'json';
@@ -90,14 +99,24 @@ export function ensureForkSafe(): void {
   if (startedForkSafe) return;
   requireMainThread('ensureForkSafe()');
   if (programFromStdin()) {
-    throw argError(Error, 'ERR_FORK_SAFE_STDIN', 'ensureForkSafe(): the program was read from standard ' +
-      'input, which the re-executed node cannot read again; run it from a file, or start node with ' +
-      FORK_SAFE_FLAGS.join(' '));
+    throw argError(
+      Error,
+      'ERR_FORK_SAFE_STDIN',
+      'ensureForkSafe(): the program was read from standard ' +
+        'input, which the re-executed node cannot read again; run it from a file, or start node with ' +
+        FORK_SAFE_FLAGS.join(' '),
+    );
   }
-  const argv = [process.execPath, ...FORK_SAFE_FLAGS, ...process.execArgv, ...process.argv.slice(1)];
+  const argv = [
+    process.execPath,
+    ...FORK_SAFE_FLAGS,
+    ...process.execArgv,
+    ...process.argv.slice(1),
+  ];
   const channel = inheritedChannel();
-  const env = Object.entries({ ...process.env, ...channel?.env })
-    .map(([name, value]) => `${name}=${value ?? ''}`);
+  const env = Object.entries({ ...process.env, ...channel?.env }).map(
+    ([name, value]) => `${name}=${value ?? ''}`,
+  );
   const kept = inheritedFds();
   if (channel !== null && !kept.includes(channel.fd)) kept.push(channel.fd);
   const closeOnExec = kept.map((fd) => native.closeOnExec(fd));

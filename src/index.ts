@@ -109,7 +109,10 @@ function loadOnFirstUse(load: () => Record<string, unknown>, names: readonly str
   }
 }
 
-loadOnFirstUse(() => require('./reaper'), ['Reaper', 'reapChildren', 'reaperDiagnostics', 'setChildSubreaper', 'waitFor']);
+loadOnFirstUse(
+  () => require('./reaper'),
+  ['Reaper', 'reapChildren', 'reaperDiagnostics', 'setChildSubreaper', 'waitFor'],
+);
 loadOnFirstUse(() => require('./procinfo'), ['processInfo']);
 loadOnFirstUse(() => require('./daemon'), ['daemonize']);
 loadOnFirstUse(() => require('./process'), ['Process', 'activeChildren', 'currentProcess']);

@@ -6,6 +6,9 @@ import { native } from './native';
 /** Throws ERR_FORK_IN_WORKER unless called on Node's main thread. */
 export function requireMainThread(api: string): void {
   if (native.onMainThread) return;
-  throw argError(Error, 'ERR_FORK_IN_WORKER',
-    `${api} is only supported on the main thread: a worker thread cannot fork`);
+  throw argError(
+    Error,
+    'ERR_FORK_IN_WORKER',
+    `${api} is only supported on the main thread: a worker thread cannot fork`,
+  );
 }

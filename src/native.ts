@@ -12,7 +12,12 @@ export interface NativeBinding {
   fork(): number;
   _exit(code?: number): never;
   activeRequestCount(): number;
-  memoryScanStats(): { fullScans: number; mapsReads: number; cacheHits: number; unknownAreas: number };
+  memoryScanStats(): {
+    fullScans: number;
+    mapsReads: number;
+    cacheHits: number;
+    unknownAreas: number;
+  };
   prepareDrainWatch(callback: (phase: 'beforeExit' | 'exit') => void): boolean;
   /** 0 in a process not made by fork(), 1 in its children, 2 in theirs… */
   forkGeneration(): number;
@@ -96,7 +101,6 @@ export interface NativeBinding {
   signalSenderCodes: { SI_USER: number; SI_QUEUE: number; SI_TKILL?: number };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
 // The package root holds binding.gyp: two levels up from dist/src/native.js, one from

@@ -34,7 +34,10 @@ export function parseStat(pid: number, text: string): ProcStat | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
-  const fields = text.slice(close + 2).trim().split(' ');
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   if (fields.length < 20) return null;
   return {
     pid,
@@ -113,7 +116,8 @@ export function flockHeld(dev: number, ino: number): boolean {
     const fields = line.trim().split(/\s+/);
     if (fields[1] !== 'FLOCK') continue;
     const [maj, min, inode] = (fields[5] ?? '').split(':');
-    if (Number(inode) === ino && parseInt(maj, 16) === major && parseInt(min, 16) === minor) return true;
+    if (Number(inode) === ino && parseInt(maj, 16) === major && parseInt(min, 16) === minor)
+      return true;
   }
   return false;
 }
@@ -178,7 +182,10 @@ export function bootId(): string | null {
 }
 
 /** Processes that have `dev:ino` open (those this user may look at; all of them as root). */
-export function processesWithFileOpen(dev: number, ino: number): Array<{ pid: number; uid: number; comm: string }> {
+export function processesWithFileOpen(
+  dev: number,
+  ino: number,
+): Array<{ pid: number; uid: number; comm: string }> {
   if (process.platform !== 'linux') return [];
   const found: Array<{ pid: number; uid: number; comm: string }> = [];
   for (const pid of listPids()) {

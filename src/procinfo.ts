@@ -60,8 +60,10 @@ function linuxInfo(pid: number): ProcessInfo | null {
  * none.
  * `lookup` names the devices without a fixed number (udev's /dev/char links).
  */
-export function ttyName(ttyNr: number, lookup: (major: number, minor: number) => string | null = charDeviceName):
-string | null {
+export function ttyName(
+  ttyNr: number,
+  lookup: (major: number, minor: number) => string | null = charDeviceName,
+): string | null {
   if (ttyNr === 0) return null;
   const { major, minor } = deviceNumbers(ttyNr);
   if (major >= 136 && major <= 143) return `pts/${(major - 136) * 256 + minor}`;
@@ -88,10 +90,12 @@ export function psTtyName(column: string): string | null {
 function psInfo(pid: number): ProcessInfo | null {
   let line: string;
   try {
-    line = childProcess().execFileSync('/bin/ps', ['-o', 'ppid=,pgid=,tty=,stat=,comm=', '-p', String(pid)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
+    line = childProcess()
+      .execFileSync('/bin/ps', ['-o', 'ppid=,pgid=,tty=,stat=,comm=', '-p', String(pid)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+      .trim();
   } catch {
     return null; // ps exits 1 when no process matches
   }

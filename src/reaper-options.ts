@@ -22,16 +22,23 @@ export const MAX_INT32 = 2147483647;
 function readScope(value: unknown): ReapScope {
   if (value === undefined) return 'own';
   if (typeof value !== 'string') invalidType('options.scope', 'of type string', value);
-  if (value !== 'own' && value !== 'all') invalidValue('options.scope', "must be 'own' or 'all'", value);
+  if (value !== 'own' && value !== 'all')
+    invalidValue('options.scope', "must be 'own' or 'all'", value);
   return value;
 }
 
 /** new Reaper(options): the scope, and the polling interval (undefined: watch SIGCHLD). */
-export function readReaperOptions(value: unknown): { scope: ReapScope; pollMs: number | undefined } {
+export function readReaperOptions(value: unknown): {
+  scope: ReapScope;
+  pollMs: number | undefined;
+} {
   const options = readOptions(value, ['scope', 'pollMs']);
   return {
     scope: readScope(options.scope),
-    pollMs: options.pollMs === undefined ? undefined : checkInteger('options.pollMs', options.pollMs, 1, MAX_INT32),
+    pollMs:
+      options.pollMs === undefined
+        ? undefined
+        : checkInteger('options.pollMs', options.pollMs, 1, MAX_INT32),
   };
 }
 

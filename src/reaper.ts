@@ -11,13 +11,22 @@ import { EventEmitter } from 'events';
 import { checkArity, checkInteger } from './args';
 import { onChildReaped, onForeignChildReaped } from './children';
 import { callWithArguments, native } from './native';
-import { MAX_INT32, ReapOptions, ReapScope, ReaperOptions, readReapOptions, readReaperOptions } from './reaper-options';
+import {
+  MAX_INT32,
+  ReapOptions,
+  ReapScope,
+  ReaperOptions,
+  readReapOptions,
+  readReaperOptions,
+} from './reaper-options';
 import { addSignalReaper, removeSignalReaper, sweep, waitForChild } from './reaping';
 import { WaitStatus } from './status';
 
 export type { ReapOptions, ReapScope, ReaperOptions } from './reaper-options';
 export { reaperDiagnostics } from './reaping';
 
+// The typed 'exit' listeners of the class below (the usual EventEmitter typing by merging).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Reaper {
   on(event: 'exit', listener: (status: WaitStatus) => void): this;
   once(event: 'exit', listener: (status: WaitStatus) => void): this;
@@ -47,6 +56,7 @@ export interface Reaper {
  *
  * Throws TypeError/RangeError for bad options (unknown keys included). Linux and macOS.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Reaper extends EventEmitter {
   /** Which children this Reaper reaps. */
   readonly scope: ReapScope;

@@ -5,7 +5,14 @@
 // Every status goes through reportWait() (src/posix.ts) to children.ts, and every Reaper and
 // waitFor() listens there, so a status is never lost whichever path reaped the child.
 import { onFork } from './child-runtime';
-import { claimStatus, isOwnChild, onChildReaped, onForeignChildReaped, ownChildren, untrackChild } from './children';
+import {
+  claimStatus,
+  isOwnChild,
+  onChildReaped,
+  onForeignChildReaped,
+  ownChildren,
+  untrackChild,
+} from './children';
 import { WaitRecord, native } from './native';
 import { reportWait } from './posix';
 import type { ReapScope } from './reaper-options';
@@ -42,10 +49,9 @@ function loseChild(pid: number, error: NodeJS.ErrnoException): void {
   rejectWaiters(pid, error);
   if (warnedLostChild) return;
   warnedLostChild = true;
-  process.emitWarning(
-    `child ${pid} was reaped outside posix-fork; its exit status is lost`,
-    { code: 'POSIX_FORK_STATUS_LOST' },
-  );
+  process.emitWarning(`child ${pid} was reaped outside posix-fork; its exit status is lost`, {
+    code: 'POSIX_FORK_STATUS_LOST',
+  });
 }
 
 /** One WNOHANG pass over this library's children, each by pid. */

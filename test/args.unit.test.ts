@@ -1,12 +1,25 @@
 // src/args.ts: every check, its error class and code, and Node's "Received …" wording for each
 // kind of value. In-process, no system call.
 import {
-  argError, checkArity, checkBoolean, checkFunction, checkInteger, checkPath, checkString, describeReceived,
-  errnoCode, fail, invalidType, invalidValue, isPlainObject, outOfRange, readOptions,
+  argError,
+  checkArity,
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkPath,
+  checkString,
+  describeReceived,
+  errnoCode,
+  fail,
+  invalidType,
+  invalidValue,
+  isPlainObject,
+  outOfRange,
+  readOptions,
 } from '../src/args';
 import { thrown } from './unit-helpers';
 
-describe('describeReceived(): the tail of Node\'s messages', () => {
+describe("describeReceived(): the tail of Node's messages", () => {
   test.each([
     [null, 'Received null'],
     [undefined, 'Received undefined'],
@@ -39,7 +52,11 @@ describe('the error makers', () => {
     const error = argError(RangeError, 'ERR_X', 'm') as NodeJS.ErrnoException;
     expect(error).toBeInstanceOf(RangeError);
     expect(error).toMatchObject({ code: 'ERR_X', message: 'm' });
-    expect(thrown(() => fail(Error, 'ERR_Y', 'n'))).toEqual({ name: 'Error', code: 'ERR_Y', message: 'n' });
+    expect(thrown(() => fail(Error, 'ERR_Y', 'n'))).toEqual({
+      name: 'Error',
+      code: 'ERR_Y',
+      message: 'n',
+    });
   });
 
   test('invalidType: "argument" for a positional name, "property" for an option', () => {
@@ -48,8 +65,9 @@ describe('the error makers', () => {
       code: 'ERR_INVALID_ARG_TYPE',
       message: 'The "pid" argument must be of type number. Received type string (\'1\')',
     });
-    expect(thrown(() => invalidType('options.umask', 'of type number', null)).message)
-      .toBe('The "options.umask" property must be of type number. Received null');
+    expect(thrown(() => invalidType('options.umask', 'of type number', null)).message).toBe(
+      'The "options.umask" property must be of type number. Received null',
+    );
   });
 
   test('outOfRange quotes strings, shows other values as they print', () => {
@@ -62,12 +80,16 @@ describe('the error makers', () => {
   });
 
   test('invalidValue', () => {
-    expect(thrown(() => invalidValue('options.detach', "must be 'auto', true or false", 'yes'))).toEqual({
+    expect(
+      thrown(() => invalidValue('options.detach', "must be 'auto', true or false", 'yes')),
+    ).toEqual({
       name: 'TypeError',
       code: 'ERR_INVALID_ARG_VALUE',
-      message: 'The "options.detach" property must be \'auto\', true or false. Received \'yes\'',
+      message: "The \"options.detach\" property must be 'auto', true or false. Received 'yes'",
     });
-    expect(thrown(() => invalidValue('x', 'is wrong', 3)).message).toBe('The "x" argument is wrong. Received 3');
+    expect(thrown(() => invalidValue('x', 'is wrong', 3)).message).toBe(
+      'The "x" argument is wrong. Received 3',
+    );
   });
 });
 
@@ -77,9 +99,15 @@ describe('checkInteger', () => {
     expect(checkInteger('n', 10, 0, 10)).toBe(10);
   });
 
-  test.each([['1'], [null], [undefined], [1n], [{}], [new Number(1)]])('%p is a TypeError', (value) => {
-    expect(thrown(() => checkInteger('n', value, 0, 10))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
-  });
+  test.each([['1'], [null], [undefined], [1n], [{}], [new Number(1)]])(
+    '%p is a TypeError',
+    (value) => {
+      expect(thrown(() => checkInteger('n', value, 0, 10))).toMatchObject({
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_TYPE',
+      });
+    },
+  );
 
   test.each([[-1], [11], [1.5], [NaN], [Infinity], [-Infinity]])('%p is a RangeError', (value) => {
     expect(thrown(() => checkInteger('n', value, 0, 10))).toEqual({
@@ -90,8 +118,9 @@ describe('checkInteger', () => {
   });
 
   test('a symbolic maximum is named as given', () => {
-    expect(thrown(() => checkInteger('mask', 0o1000, 0, 0o777, '0o777')).message)
-      .toBe('The value of "mask" is out of range. It must be an integer >= 0 and <= 0o777. Received 512');
+    expect(thrown(() => checkInteger('mask', 0o1000, 0, 0o777, '0o777')).message).toBe(
+      'The value of "mask" is out of range. It must be an integer >= 0 and <= 0o777. Received 512',
+    );
   });
 });
 
@@ -105,16 +134,21 @@ describe('checkBoolean, checkFunction, checkString, checkPath', () => {
   });
 
   test('the wrong type is ERR_INVALID_ARG_TYPE with the expected type named', () => {
-    expect(thrown(() => checkBoolean('b', 'true')).message)
-      .toBe('The "b" argument must be of type boolean. Received type string (\'true\')');
-    expect(thrown(() => checkFunction('options.serve', 'app.js')).message)
-      .toBe('The "options.serve" property must be of type function. Received type string (\'app.js\')');
+    expect(thrown(() => checkBoolean('b', 'true')).message).toBe(
+      'The "b" argument must be of type boolean. Received type string (\'true\')',
+    );
+    expect(thrown(() => checkFunction('options.serve', 'app.js')).message).toBe(
+      'The "options.serve" property must be of type function. Received type string (\'app.js\')',
+    );
     expect(thrown(() => checkString('s', 5)).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(thrown(() => checkPath('p', undefined)).code).toBe('ERR_INVALID_ARG_TYPE');
   });
 
   test('null bytes, and an empty path, are ERR_INVALID_ARG_VALUE', () => {
-    expect(thrown(() => checkString('s', 'a\0b'))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    expect(thrown(() => checkString('s', 'a\0b'))).toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
     expect(thrown(() => checkPath('p', '/tmp\0x')).code).toBe('ERR_INVALID_ARG_VALUE');
     expect(thrown(() => checkPath('options.pidFile', ''))).toEqual({
       name: 'TypeError',
@@ -136,10 +170,14 @@ describe('checkArity', () => {
 
   test('too few, too many', () => {
     expect(thrown(() => takesOneOrTwo())).toEqual({
-      name: 'TypeError', code: 'ERR_MISSING_ARGS', message: 'Expected at least 1 argument(s), received 0',
+      name: 'TypeError',
+      code: 'ERR_MISSING_ARGS',
+      message: 'Expected at least 1 argument(s), received 0',
     });
     expect(thrown(() => takesOneOrTwo(1, 2, 3))).toEqual({
-      name: 'TypeError', code: 'ERR_TOO_MANY_ARGS', message: 'Expected at most 2 argument(s), received 3',
+      name: 'TypeError',
+      code: 'ERR_TOO_MANY_ARGS',
+      message: 'Expected at most 2 argument(s), received 3',
     });
   });
 });
@@ -148,7 +186,17 @@ describe('isPlainObject and readOptions', () => {
   test('plain objects: literals and null-prototype objects only', () => {
     expect(isPlainObject({})).toBe(true);
     expect(isPlainObject(Object.create(null))).toBe(true);
-    for (const value of [null, undefined, [], new Date(), new Map(), new Number(1), Object.create({}), 'x', 1]) {
+    for (const value of [
+      null,
+      undefined,
+      [],
+      new Date(),
+      new Map(),
+      new Number(1),
+      Object.create({}),
+      'x',
+      1,
+    ]) {
       expect(isPlainObject(value)).toBe(false);
     }
   });
@@ -181,11 +229,19 @@ describe('isPlainObject and readOptions', () => {
   });
 
   test('anyObject: any object but an array, its inherited properties ignored', () => {
-    const read = readOptions(Object.create({ a: 1, b: 2 }, { b: { value: 3, enumerable: true } }), ['a', 'b'], 'options', true);
+    const read = readOptions(
+      Object.create({ a: 1, b: 2 }, { b: { value: 3, enumerable: true } }),
+      ['a', 'b'],
+      'options',
+      true,
+    );
     expect({ ...read }).toEqual({ b: 3 });
-    expect(thrown(() => readOptions([], ['a'], 'options', true)).message)
-      .toBe('The "options" argument must be of type object. Received an instance of Array');
-    expect(thrown(() => readOptions('x', ['a'], 'options', true)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => readOptions([], ['a'], 'options', true)).message).toBe(
+      'The "options" argument must be of type object. Received an instance of Array',
+    );
+    expect(thrown(() => readOptions('x', ['a'], 'options', true)).code).toBe(
+      'ERR_INVALID_ARG_TYPE',
+    );
     expect(thrown(() => readOptions(new Date(), ['a'])).code).toBe('ERR_INVALID_ARG_TYPE');
   });
 
@@ -193,12 +249,14 @@ describe('isPlainObject and readOptions', () => {
     expect(thrown(() => readOptions({ c: 1 }, ['a', 'b']))).toEqual({
       name: 'TypeError',
       code: 'ERR_INVALID_ARG_VALUE',
-      message: "The \"options\" argument has an unknown property 'c' (known: a, b)",
+      message: 'The "options" argument has an unknown property \'c\' (known: a, b)',
     });
-    expect(thrown(() => readOptions({ [Symbol('s')]: 1 }, ['a'])).message)
-      .toBe("The \"options\" argument has an unknown property 'Symbol(s)' (known: a)");
-    expect(thrown(() => readOptions({ c: 1 }, ['a'], 'options.listen')).message)
-      .toBe("The \"options.listen\" property has an unknown property 'c' (known: a)");
+    expect(thrown(() => readOptions({ [Symbol('s')]: 1 }, ['a'])).message).toBe(
+      'The "options" argument has an unknown property \'Symbol(s)\' (known: a)',
+    );
+    expect(thrown(() => readOptions({ c: 1 }, ['a'], 'options.listen')).message).toBe(
+      'The "options.listen" property has an unknown property \'c\' (known: a)',
+    );
   });
 });
 

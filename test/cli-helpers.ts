@@ -8,10 +8,17 @@ import { ROOT, RunOptions, RunResult, procState, runNode } from './helpers';
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 
 /** Plain output: no colour forced or forbidden by the environment jest runs in. */
-export const PLAIN_ENV = { FORCE_COLOR: undefined, NO_COLOR: undefined } as unknown as NodeJS.ProcessEnv;
+export const PLAIN_ENV = {
+  FORCE_COLOR: undefined,
+  NO_COLOR: undefined,
+} as unknown as NodeJS.ProcessEnv;
 
 export function cli(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return runNode([CLI, ...args], { forkSafe: false, ...options, env: { ...PLAIN_ENV, ...options.env } });
+  return runNode([CLI, ...args], {
+    forkSafe: false,
+    ...options,
+    env: { ...PLAIN_ENV, ...options.env },
+  });
 }
 
 export function cmdline(pid: number): string {

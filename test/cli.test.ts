@@ -46,8 +46,17 @@ function readPid(file: string): number | null {
 onLinux('daemon / status / stop: a round trip through the pidfile', async () => {
   const pidFile = path.join(tmp, 'sleeper.pid');
   const log = path.join(tmp, 'sleeper.log');
-  const started = await cli(['daemon', '--pidfile', pidFile, '--stdout', log, '--',
-    'sh', '-c', 'echo "up $$"; exec sleep 60']);
+  const started = await cli([
+    'daemon',
+    '--pidfile',
+    pidFile,
+    '--stdout',
+    log,
+    '--',
+    'sh',
+    '-c',
+    'echo "up $$"; exec sleep 60',
+  ]);
   expect(started.stderr).toBe('');
   expect(started.code).toBe(0);
   const pid = readPid(pidFile) as number;
@@ -108,8 +117,15 @@ onLinux('status says stale (1) for a daemon that died; stop removes its pidfile'
 
 onLinux('stop sends SIGKILL after --timeout to a daemon that ignores SIGTERM', async () => {
   const pidFile = path.join(tmp, 'stubborn.pid');
-  const started = await cli(['daemon', '--pidfile', pidFile, '--',
-    'sh', '-c', 'trap "" TERM; exec sleep 60']);
+  const started = await cli([
+    'daemon',
+    '--pidfile',
+    pidFile,
+    '--',
+    'sh',
+    '-c',
+    'trap "" TERM; exec sleep 60',
+  ]);
   expect(started.code).toBe(0);
   const pid = readPid(pidFile) as number;
   strays.set(pid, 'sleep 60');
@@ -130,7 +146,7 @@ test('daemon with a command that does not exist: 127, one line, no pidfile', asy
 });
 
 describe('posix-fork reap', () => {
-  test('exits with the command\'s exit code', async () => {
+  test("exits with the command's exit code", async () => {
     const result = await cli(['reap', '--', 'sh', '-c', 'exit 7']);
     expect(result.code).toBe(7);
   });
@@ -142,8 +158,13 @@ describe('posix-fork reap', () => {
 
   test('forwards SIGTERM to the command and returns its status', async () => {
     const marker = path.join(tmp, 'forward.pid');
-    const running = cli(['reap', '--', 'sh', '-c',
-      `trap 'exit 42' TERM; echo $$ > ${marker}; while :; do sleep 0.05; done`]);
+    const running = cli([
+      'reap',
+      '--',
+      'sh',
+      '-c',
+      `trap 'exit 42' TERM; echo $$ > ${marker}; while :; do sleep 0.05; done`,
+    ]);
     await until(() => readPid(marker) !== null);
     const command = readPid(marker) as number;
     const reaper = ppidOf(command) as number;
@@ -157,21 +178,32 @@ describe('posix-fork reap', () => {
   test('a command killed by a forwarded signal gives 128+N', async () => {
     const marker = path.join(tmp, 'killed.pid');
     const running = cli(['reap', '--', 'sh', '-c', `echo $$ > ${marker}; exec sleep 30`]);
-    await until(() => readPid(marker) !== null && cmdline(readPid(marker) as number) === 'sleep 30');
+    await until(
+      () => readPid(marker) !== null && cmdline(readPid(marker) as number) === 'sleep 30',
+    );
     process.kill(ppidOf(readPid(marker) as number) as number, 'SIGINT');
     const result = await running;
     expect(result.code).toBe(128 + os.constants.signals.SIGINT);
   });
 
-  onLinux('--subreaper adopts and reaps the command\'s orphans', async () => {
+  onLinux("--subreaper adopts and reaps the command's orphans", async () => {
     const marker = path.join(tmp, 'orphan.pids');
-    const running = cli(['reap', '--subreaper', '--verbose', '--', 'sh', '-c',
-      `sh -c 'sleep 0.5 & echo "$$ $!" > ${marker}.tmp; mv ${marker}.tmp ${marker}'; sleep 2`]);
+    const running = cli([
+      'reap',
+      '--subreaper',
+      '--verbose',
+      '--',
+      'sh',
+      '-c',
+      `sh -c 'sleep 0.5 & echo "$$ $!" > ${marker}.tmp; mv ${marker}.tmp ${marker}'; sleep 2`,
+    ]);
     await until(() => fs.existsSync(marker));
     const orphan = Number(fs.readFileSync(marker, 'utf8').trim().split(' ')[1]);
     strays.set(orphan, 'sleep 0.5');
     // Its parent shell has exited: the reap process adopted it.
-    await until(() => ppidOf(orphan) === null || cmdline(ppidOf(orphan) as number).includes(' reap '));
+    await until(
+      () => ppidOf(orphan) === null || cmdline(ppidOf(orphan) as number).includes(' reap '),
+    );
     const adopter = ppidOf(orphan);
     // Ended and reaped (gone from the table) while the command still runs.
     await until(() => procState(orphan) === null, 5000);
@@ -183,8 +215,14 @@ describe('posix-fork reap', () => {
 
   onLinux('--group forwards the signal to the whole process group', async () => {
     const marker = path.join(tmp, 'group.pids');
-    const running = cli(['reap', '--group', '--', 'sh', '-c',
-      `sleep 30 & echo "$$ $!" > ${marker}.tmp; mv ${marker}.tmp ${marker}; wait`]);
+    const running = cli([
+      'reap',
+      '--group',
+      '--',
+      'sh',
+      '-c',
+      `sleep 30 & echo "$$ $!" > ${marker}.tmp; mv ${marker}.tmp ${marker}; wait`,
+    ]);
     await until(() => fs.existsSync(marker));
     const [shell, background] = fs.readFileSync(marker, 'utf8').trim().split(' ').map(Number);
     strays.set(background, 'sleep 30');
@@ -207,7 +245,11 @@ describe('posix-fork run', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(9);
     const report = JSON.parse(result.stdout) as {
-      pid: number; forkSafe: boolean; execArgv: string[]; args: string[]; childExitCode: number;
+      pid: number;
+      forkSafe: boolean;
+      execArgv: string[];
+      args: string[];
+      childExitCode: number;
     };
     expect(report.pid).toBe(result.pid);
     expect(report.forkSafe).toBe(true);

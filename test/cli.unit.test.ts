@@ -21,17 +21,26 @@ function cliError(call: () => unknown): { message: string; exitCode: number } {
 }
 
 describe('option values', () => {
-  test.each([['022', 0o22], ['0022', 0o22], ['0o027', 0o27], ['0O7', 7], [' 777 ', 0o777], ['0', 0]])(
-    '--umask %p', (text, mask) => {
-      expect(parseUmask(text)).toBe(mask);
-    });
-
-  test.each([['8'], ['999'], ['1000'], ['0x12'], [''], ['-1'], ['22a']])('--umask %p is a usage error', (text) => {
-    expect(cliError(() => parseUmask(text))).toEqual({
-      message: `invalid --umask '${text}': expected an octal mask from 000 to 777`,
-      exitCode: USAGE_EXIT,
-    });
+  test.each([
+    ['022', 0o22],
+    ['0022', 0o22],
+    ['0o027', 0o27],
+    ['0O7', 7],
+    [' 777 ', 0o777],
+    ['0', 0],
+  ])('--umask %p', (text, mask) => {
+    expect(parseUmask(text)).toBe(mask);
   });
+
+  test.each([['8'], ['999'], ['1000'], ['0x12'], [''], ['-1'], ['22a']])(
+    '--umask %p is a usage error',
+    (text) => {
+      expect(cliError(() => parseUmask(text))).toEqual({
+        message: `invalid --umask '${text}': expected an octal mask from 000 to 777`,
+        exitCode: USAGE_EXIT,
+      });
+    },
+  );
 
   test('--timeout: seconds from 0 to a day', () => {
     expect(parseSeconds('0')).toBe(0);
@@ -54,9 +63,12 @@ describe('option values', () => {
     expect(parseListen(text)).toEqual(listen);
   });
 
-  test.each([['70000'], ['http'], [':80'], ['host:'], ['::1:80'], ['']])('--listen %p is a usage error', (text) => {
-    expect(cliError(() => parseListen(text)).exitCode).toBe(USAGE_EXIT);
-  });
+  test.each([['70000'], ['http'], [':80'], ['host:'], ['::1:80'], ['']])(
+    '--listen %p is a usage error',
+    (text) => {
+      expect(cliError(() => parseListen(text)).exitCode).toBe(USAGE_EXIT);
+    },
+  );
 
   test('--workers: 1 to 1024', () => {
     expect(parseWorkers('1')).toBe(1);
@@ -116,15 +128,29 @@ describe('command lookup, as a shell does it', () => {
 
   test('not found is 127, found but not executable 126', () => {
     expect(cliError(() => resolveCommand('nothing-here', '/', first))).toEqual({
-      message: 'nothing-here: command not found', exitCode: 127,
+      message: 'nothing-here: command not found',
+      exitCode: 127,
     });
-    expect(cliError(() => resolveCommand('', '/', first))).toEqual({ message: 'empty command name', exitCode: 127 });
+    expect(cliError(() => resolveCommand('', '/', first))).toEqual({
+      message: 'empty command name',
+      exitCode: 127,
+    });
     expect(cliError(() => resolveCommand('locked', '/', first))).toEqual({
-      message: `locked: permission denied (${path.join(first, 'locked')})`, exitCode: 126,
+      message: `locked: permission denied (${path.join(first, 'locked')})`,
+      exitCode: 126,
     });
-    expect(cliError(() => resolveCommand('./missing', first, ''))).toEqual({ message: './missing: no such file', exitCode: 127 });
-    expect(cliError(() => resolveCommand('./adir', first, ''))).toEqual({ message: './adir: is a directory', exitCode: 126 });
-    expect(cliError(() => resolveCommand('./locked', first, ''))).toEqual({ message: './locked: permission denied', exitCode: 126 });
+    expect(cliError(() => resolveCommand('./missing', first, ''))).toEqual({
+      message: './missing: no such file',
+      exitCode: 127,
+    });
+    expect(cliError(() => resolveCommand('./adir', first, ''))).toEqual({
+      message: './adir: is a directory',
+      exitCode: 126,
+    });
+    expect(cliError(() => resolveCommand('./locked', first, ''))).toEqual({
+      message: './locked: permission denied',
+      exitCode: 126,
+    });
   });
 
   test('a directory in PATH with the name is not the command', () => {
@@ -139,15 +165,25 @@ describe('command lookup, as a shell does it', () => {
 });
 
 test('describeEnd: the exit code, or the signal and a core dump', () => {
-  const ended = (change: Partial<WaitStatus>) => ({ exitCode: null, signal: null, signalNumber: null, coreDumped: false, ...change }) as WaitStatus;
+  const ended = (change: Partial<WaitStatus>) =>
+    ({
+      exitCode: null,
+      signal: null,
+      signalNumber: null,
+      coreDumped: false,
+      ...change,
+    }) as WaitStatus;
   expect(describeEnd(ended({ exitCode: 0 }))).toBe('exit code 0');
   expect(describeEnd(ended({ signal: 'SIGTERM', signalNumber: 15 }))).toBe('signal SIGTERM');
-  expect(describeEnd(ended({ signal: 'SIGSEGV', signalNumber: 11, coreDumped: true }))).toBe('signal SIGSEGV, core dumped');
+  expect(describeEnd(ended({ signal: 'SIGSEGV', signalNumber: 11, coreDumped: true }))).toBe(
+    'signal SIGSEGV, core dumped',
+  );
   expect(describeEnd(ended({ signalNumber: 64 }))).toBe('signal 64');
 });
 
 test("shellStatus: the exit code, or 128 + the signal's number", () => {
-  const status = (exitCode: number | null, signalNumber: number | null) => ({ exitCode, signalNumber }) as WaitStatus;
+  const status = (exitCode: number | null, signalNumber: number | null) =>
+    ({ exitCode, signalNumber }) as WaitStatus;
   expect(shellStatus(status(0, null))).toBe(0);
   expect(shellStatus(status(3, null))).toBe(3);
   expect(shellStatus(status(null, 15))).toBe(143);
@@ -160,20 +196,44 @@ describe('status lines (LSB exit statuses)', () => {
   test.each([
     [{ state: 'running', record, identity: { ...member, pid: 42 } }, 0, 'running (pid 42)'],
     [{ state: 'starting', holders: [] }, 0, 'starting (pid not written yet to f.pid)'],
-    [{ state: 'dead', record, members: [member] }, 1, 'dead (pid 42 is gone), 1 process of its session still runs: pids 43'],
-    [{ state: 'dead', record, members: [member, { ...member, pid: 44 }] }, 1,
-      'dead (pid 42 is gone), 2 processes of its session still run: pids 43 44'],
-    [{ state: 'stale', record, holders: [] }, 1, 'not running, but the pidfile f.pid exists (stale pid 42)'],
-    [{ state: 'stale', record: null, holders: [{ pid: 7, uid: 0, comm: 'sh' }] }, 1,
-      'not running, but the pidfile f.pid exists; locked by pid 7 (sh, uid 0)'],
-    [{ state: 'stale', record: null, holders: [{ pid: 0, uid: -1, comm: '?' }] }, 1,
-      'not running, but the pidfile f.pid exists; locked by a process this user cannot see'],
+    [
+      { state: 'dead', record, members: [member] },
+      1,
+      'dead (pid 42 is gone), 1 process of its session still runs: pids 43',
+    ],
+    [
+      { state: 'dead', record, members: [member, { ...member, pid: 44 }] },
+      1,
+      'dead (pid 42 is gone), 2 processes of its session still run: pids 43 44',
+    ],
+    [
+      { state: 'stale', record, holders: [] },
+      1,
+      'not running, but the pidfile f.pid exists (stale pid 42)',
+    ],
+    [
+      { state: 'stale', record: null, holders: [{ pid: 7, uid: 0, comm: 'sh' }] },
+      1,
+      'not running, but the pidfile f.pid exists; locked by pid 7 (sh, uid 0)',
+    ],
+    [
+      { state: 'stale', record: null, holders: [{ pid: 0, uid: -1, comm: '?' }] },
+      1,
+      'not running, but the pidfile f.pid exists; locked by a process this user cannot see',
+    ],
     [{ state: 'absent' }, 3, 'not running (no pidfile f.pid)'],
     [{ state: 'unproven', record, reason: 'no proof' }, 4, 'unknown: no proof'],
-    [{ state: 'untrusted', record: null, reason: 'writable by others' }, 4, 'unknown: cannot trust the pidfile: writable by others'],
+    [
+      { state: 'untrusted', record: null, reason: 'writable by others' },
+      4,
+      'unknown: cannot trust the pidfile: writable by others',
+    ],
     [{ state: 'invalid', reason: 'a directory' }, 4, 'unknown: a directory'],
   ])('%j', (verdict, status, line) => {
-    expect(describeVerdict('f.pid', verdict as Parameters<typeof describeVerdict>[1])).toEqual({ status, line });
+    expect(describeVerdict('f.pid', verdict as Parameters<typeof describeVerdict>[1])).toEqual({
+      status,
+      line,
+    });
   });
 });
 
@@ -181,8 +241,9 @@ describe('output', () => {
   test('errorLine: one line, the command named', () => {
     expect(errorLine('stop', new Error('boom'))).toBe('posix-fork stop: boom');
     expect(errorLine('', new Error('boom'))).toBe('posix-fork: boom');
-    expect(errorLine('daemon', new Error('the daemon failed before it started:\n  Error: no\n    at x'))).toBe(
-      'posix-fork daemon: the daemon failed before it started: Error: no');
+    expect(
+      errorLine('daemon', new Error('the daemon failed before it started:\n  Error: no\n    at x')),
+    ).toBe('posix-fork daemon: the daemon failed before it started: Error: no');
     expect(errorLine('reap', 'text')).toBe('posix-fork reap: text');
     expect(errorLine('x', new TypeError(''))).toBe('posix-fork x: TypeError');
   });
@@ -194,7 +255,11 @@ describe('output', () => {
   });
 
   test('wantsColor: flag, then NO_COLOR, then FORCE_COLOR, then a terminal that is not dumb', () => {
-    const saved = { NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR, TERM: process.env.TERM };
+    const saved = {
+      NO_COLOR: process.env.NO_COLOR,
+      FORCE_COLOR: process.env.FORCE_COLOR,
+      TERM: process.env.TERM,
+    };
     const set = (name: keyof typeof saved, value: string | undefined) => {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;

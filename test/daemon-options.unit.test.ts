@@ -7,8 +7,18 @@ import { thrown } from './unit-helpers';
 describe('defaults and normal forms', () => {
   test('no options', () => {
     const defaults = {
-      workingDirectory: '/', umask: 0, pidFile: null, stdout: null, stderr: null, stdoutGiven: false,
-      stderrGiven: false, keepFds: [], env: [], detach: 'auto', waitForReady: false, startTimeoutMs: 30000,
+      workingDirectory: '/',
+      umask: 0,
+      pidFile: null,
+      stdout: null,
+      stderr: null,
+      stdoutGiven: false,
+      stderrGiven: false,
+      keepFds: [],
+      env: [],
+      detach: 'auto',
+      waitForReady: false,
+      startTimeoutMs: 30000,
     };
     expect(normalizeOptions(undefined)).toEqual(defaults);
     expect(normalizeOptions({})).toEqual(defaults);
@@ -16,7 +26,12 @@ describe('defaults and normal forms', () => {
   });
 
   test('paths are made absolute against the working directory of the launcher', () => {
-    const settings = normalizeOptions({ workingDirectory: 'w', pidFile: 'd.pid', stdout: 'out.log', stderr: '/e.log' });
+    const settings = normalizeOptions({
+      workingDirectory: 'w',
+      pidFile: 'd.pid',
+      stdout: 'out.log',
+      stderr: '/e.log',
+    });
     expect(settings).toMatchObject({
       workingDirectory: path.resolve('w'),
       pidFile: path.resolve('d.pid'),
@@ -28,7 +43,11 @@ describe('defaults and normal forms', () => {
   });
 
   test("'ignore' is /dev/null (null), still counted as given", () => {
-    expect(normalizeOptions({ stdout: 'ignore' })).toMatchObject({ stdout: null, stdoutGiven: true, stderrGiven: false });
+    expect(normalizeOptions({ stdout: 'ignore' })).toMatchObject({
+      stdout: null,
+      stdoutGiven: true,
+      stderrGiven: false,
+    });
   });
 
   test('keepFds: each once, in order', () => {
@@ -36,13 +55,18 @@ describe('defaults and normal forms', () => {
   });
 
   test('env: a string sets, null and undefined remove', () => {
-    expect(normalizeOptions({ env: { A: '1', B: null, C: undefined, D: '' } }).env)
-      .toEqual([['A', '1'], ['B', null], ['C', null], ['D', '']]);
+    expect(normalizeOptions({ env: { A: '1', B: null, C: undefined, D: '' } }).env).toEqual([
+      ['A', '1'],
+      ['B', null],
+      ['C', null],
+      ['D', ''],
+    ]);
   });
 
   test('the other options as given', () => {
-    expect(normalizeOptions({ umask: 0o027, detach: false, waitForReady: true, startTimeoutMs: 1 }))
-      .toMatchObject({ umask: 0o027, detach: false, waitForReady: true, startTimeoutMs: 1 });
+    expect(
+      normalizeOptions({ umask: 0o027, detach: false, waitForReady: true, startTimeoutMs: 1 }),
+    ).toMatchObject({ umask: 0o027, detach: false, waitForReady: true, startTimeoutMs: 1 });
     expect(normalizeOptions({ detach: true }).detach).toBe(true);
     expect(normalizeOptions({ detach: 'auto' }).detach).toBe('auto');
   });
@@ -67,37 +91,89 @@ describe('defaults and normal forms', () => {
 
 describe('refusals', () => {
   test.each([
-    [null, 'TypeError', 'ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object. Received null'],
+    [
+      null,
+      'TypeError',
+      'ERR_INVALID_ARG_TYPE',
+      'The "options" argument must be of type object. Received null',
+    ],
     ['/tmp', 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
     [[], 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
-    [{ pidfile: 'x' }, 'TypeError', 'ERR_INVALID_ARG_VALUE', /^The "options" argument has an unknown property 'pidfile' \(known: workingDirectory, /],
-    [{ workingDirectory: 5 }, 'TypeError', 'ERR_INVALID_ARG_TYPE',
-      'The "options.workingDirectory" property must be of type string. Received type number (5)'],
-    [{ workingDirectory: '' }, 'TypeError', 'ERR_INVALID_ARG_VALUE',
-      'The "options.workingDirectory" property must be a non-empty string. Received \'\''],
+    [
+      { pidfile: 'x' },
+      'TypeError',
+      'ERR_INVALID_ARG_VALUE',
+      /^The "options" argument has an unknown property 'pidfile' \(known: workingDirectory, /,
+    ],
+    [
+      { workingDirectory: 5 },
+      'TypeError',
+      'ERR_INVALID_ARG_TYPE',
+      'The "options.workingDirectory" property must be of type string. Received type number (5)',
+    ],
+    [
+      { workingDirectory: '' },
+      'TypeError',
+      'ERR_INVALID_ARG_VALUE',
+      'The "options.workingDirectory" property must be a non-empty string. Received \'\'',
+    ],
     [{ pidFile: '/tmp\0x' }, 'TypeError', 'ERR_INVALID_ARG_VALUE', undefined],
     [{ stdout: true }, 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
-    [{ stderr: null }, 'TypeError', 'ERR_INVALID_ARG_TYPE', 'The "options.stderr" property must be of type string. Received null'],
+    [
+      { stderr: null },
+      'TypeError',
+      'ERR_INVALID_ARG_TYPE',
+      'The "options.stderr" property must be of type string. Received null',
+    ],
     [{ umask: '022' }, 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
-    [{ umask: 0o1000 }, 'RangeError', 'ERR_OUT_OF_RANGE',
-      'The value of "options.umask" is out of range. It must be an integer >= 0 and <= 0o777. Received 512'],
+    [
+      { umask: 0o1000 },
+      'RangeError',
+      'ERR_OUT_OF_RANGE',
+      'The value of "options.umask" is out of range. It must be an integer >= 0 and <= 0o777. Received 512',
+    ],
     [{ umask: -1 }, 'RangeError', 'ERR_OUT_OF_RANGE', undefined],
     [{ umask: 1.5 }, 'RangeError', 'ERR_OUT_OF_RANGE', undefined],
-    [{ keepFds: 3 }, 'TypeError', 'ERR_INVALID_ARG_TYPE',
-      'The "options.keepFds" property must be an instance of Array. Received type number (3)'],
-    [{ keepFds: [1] }, 'RangeError', 'ERR_OUT_OF_RANGE',
-      'The value of "options.keepFds[0]" is out of range. It must be an integer >= 3 and <= 2147483647. Received 1'],
-    [{ keepFds: [3, '4'] }, 'TypeError', 'ERR_INVALID_ARG_TYPE',
-      'The "options.keepFds[1]" property must be of type number. Received type string (\'4\')'],
+    [
+      { keepFds: 3 },
+      'TypeError',
+      'ERR_INVALID_ARG_TYPE',
+      'The "options.keepFds" property must be an instance of Array. Received type number (3)',
+    ],
+    [
+      { keepFds: [1] },
+      'RangeError',
+      'ERR_OUT_OF_RANGE',
+      'The value of "options.keepFds[0]" is out of range. It must be an integer >= 3 and <= 2147483647. Received 1',
+    ],
+    [
+      { keepFds: [3, '4'] },
+      'TypeError',
+      'ERR_INVALID_ARG_TYPE',
+      'The "options.keepFds[1]" property must be of type number. Received type string (\'4\')',
+    ],
     [{ env: 'A=1' }, 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
     [{ env: null }, 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
-    [{ env: { A: 1 } }, 'TypeError', 'ERR_INVALID_ARG_TYPE',
-      'The "options.env.A" property must be of type string. Received type number (1)'],
+    [
+      { env: { A: 1 } },
+      'TypeError',
+      'ERR_INVALID_ARG_TYPE',
+      'The "options.env.A" property must be of type string. Received type number (1)',
+    ],
     [{ env: { A: 'x\0y' } }, 'TypeError', 'ERR_INVALID_ARG_VALUE', undefined],
-    [{ env: { 'A=B': 'x' } }, 'TypeError', 'ERR_INVALID_ARG_VALUE', /"options.env" property must have names .* Received 'A=B'$/],
+    [
+      { env: { 'A=B': 'x' } },
+      'TypeError',
+      'ERR_INVALID_ARG_VALUE',
+      /"options.env" property must have names .* Received 'A=B'$/,
+    ],
     [{ env: { '': 'x' } }, 'TypeError', 'ERR_INVALID_ARG_VALUE', undefined],
-    [{ detach: 'yes' }, 'TypeError', 'ERR_INVALID_ARG_VALUE',
-      'The "options.detach" property must be \'auto\', true or false. Received \'yes\''],
+    [
+      { detach: 'yes' },
+      'TypeError',
+      'ERR_INVALID_ARG_VALUE',
+      "The \"options.detach\" property must be 'auto', true or false. Received 'yes'",
+    ],
     [{ detach: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE', undefined],
     [{ waitForReady: 'true' }, 'TypeError', 'ERR_INVALID_ARG_TYPE', undefined],
     [{ startTimeoutMs: 0 }, 'RangeError', 'ERR_OUT_OF_RANGE', undefined],
@@ -111,7 +187,10 @@ describe('refusals', () => {
 });
 
 test('startedBySupervisor: systemd says so in the environment', () => {
-  const saved = { INVOCATION_ID: process.env.INVOCATION_ID, NOTIFY_SOCKET: process.env.NOTIFY_SOCKET };
+  const saved = {
+    INVOCATION_ID: process.env.INVOCATION_ID,
+    NOTIFY_SOCKET: process.env.NOTIFY_SOCKET,
+  };
   try {
     delete process.env.INVOCATION_ID;
     delete process.env.NOTIFY_SOCKET;

@@ -75,7 +75,10 @@ function cmdline(pid: number): string {
 }
 
 function allPids(): number[] {
-  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
 }
 
 function sessionPids(sid: number): number[] {
@@ -105,7 +108,9 @@ function foreignSleep(): number {
 function ensureOtherUser(): { name: string; uid: number } {
   if (otherUser !== null) return otherUser;
   const name = `pftrust${process.pid % 100000}`;
-  const made = spawnSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', name], { encoding: 'utf8' });
+  const made = spawnSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', name], {
+    encoding: 'utf8',
+  });
   if (made.status !== 0) throw new Error(`useradd failed: ${made.stderr}`);
   const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
   otherUser = { name, uid };
@@ -113,7 +118,9 @@ function ensureOtherUser(): { name: string; uid: number } {
 }
 
 function asOtherUser(command: string[]): ReturnType<typeof spawnSync> {
-  return spawnSync('runuser', ['-u', ensureOtherUser().name, '--', ...command], { encoding: 'utf8' });
+  return spawnSync('runuser', ['-u', ensureOtherUser().name, '--', ...command], {
+    encoding: 'utf8',
+  });
 }
 
 /** The daemon's record once it is written (the launcher has returned by then). */
@@ -144,9 +151,10 @@ describeLinux('a pidfile names a process only with proof', () => {
     process.kill(victim, 'SIGKILL');
   });
 
-  test('a pidfile naming the caller\'s own shell does not kill the shell', async () => {
+  test("a pidfile naming the caller's own shell does not kill the shell", async () => {
     const file = path.join(tmp, 'shell.pid');
-    const script = `echo $$ > ${file}; ${JSON.stringify(process.execPath)} ${CLI} stop --pidfile ${file}; ` +
+    const script =
+      `echo $$ > ${file}; ${JSON.stringify(process.execPath)} ${CLI} stop --pidfile ${file}; ` +
       'echo "survived $?"';
     const result = spawnSync('sh', ['-c', script], { encoding: 'utf8', timeout: 20000 });
     expect(result.stdout).toContain('survived 4');
@@ -172,7 +180,15 @@ describeLinux('a pidfile names a process only with proof', () => {
 describeLinux('the whole service', () => {
   test('stop ends every process of the session, SIGKILL for those that ignore SIGTERM', async () => {
     const file = path.join(tmp, 'stubborn.pid');
-    const launch = await cli(['daemon', '--pidfile', file, '--', 'sh', '-c', `trap "" TERM; sleep ${MARK}1; :`]);
+    const launch = await cli([
+      'daemon',
+      '--pidfile',
+      file,
+      '--',
+      'sh',
+      '-c',
+      `trap "" TERM; sleep ${MARK}1; :`,
+    ]);
     expect(launch.code).toBe(0);
     const { pid, sid } = await started(file);
     await until(() => sessionPids(sid as number).length === 2);
@@ -186,8 +202,19 @@ describeLinux('the whole service', () => {
 
   test('CLI: a SIGKILLed daemon whose child lives on is "dead", relaunchable, and stop ends the child', async () => {
     const file = path.join(tmp, 'leaky.pid');
-    expect((await cli(['daemon', '--pidfile', file, '--', 'sh', '-c',
-      `sleep ${MARK}2 & exec sleep ${MARK}3`])).code).toBe(0);
+    expect(
+      (
+        await cli([
+          'daemon',
+          '--pidfile',
+          file,
+          '--',
+          'sh',
+          '-c',
+          `sleep ${MARK}2 & exec sleep ${MARK}3`,
+        ])
+      ).code,
+    ).toBe(0);
     const { pid, sid } = await started(file);
     await until(() => sessionPids(sid as number).length === 2);
     const child = sessionPids(sid as number).find((p) => p !== pid) as number;
@@ -195,7 +222,9 @@ describeLinux('the whole service', () => {
     await until(() => !alive(pid));
     const status = await cli(['status', '--pidfile', file]);
     expect(status.code).toBe(1);
-    expect(status.stdout).toBe(`dead (pid ${pid} is gone), 1 process of its session still runs: pids ${child}\n`);
+    expect(status.stdout).toBe(
+      `dead (pid ${pid} is gone), 1 process of its session still runs: pids ${child}\n`,
+    );
     const stop = await cli(['stop', '--pidfile', file, '--timeout', '2']);
     expect(stop.code).toBe(0);
     expect(alive(child)).toBe(false);
@@ -213,7 +242,10 @@ describeLinux('the whole service', () => {
     const plan = JSON.stringify({ pidFile: file, report, count: 2 });
     expect((await runNode([path.join(FIXTURES, 'daemon-trust.js'), 'workers', plan])).code).toBe(0);
     await until(() => fs.existsSync(report));
-    const { pid, workers } = JSON.parse(fs.readFileSync(report, 'utf8')) as { pid: number; workers: number[] };
+    const { pid, workers } = JSON.parse(fs.readFileSync(report, 'utf8')) as {
+      pid: number;
+      workers: number[];
+    };
     const { sid } = readRecord(file);
     expect(sid).not.toBeNull();
     process.kill(pid, 'SIGKILL');
@@ -236,19 +268,26 @@ describeLinux('the whole service', () => {
 // ---- odd files, links, owners ----------------------------------------------------------
 
 describeLinux('files in shared directories', () => {
-  test.each([['a FIFO'], ['a directory'], ['a socket']])('status and stop answer at once for %s: exit 4', async (kind) => {
-    const file = path.join(tmp, `odd-${kind.replace(/\W/g, '')}.pid`);
-    if (kind === 'a FIFO') spawnSync('mkfifo', [file]);
-    else if (kind === 'a directory') fs.mkdirSync(file);
-    else spawnSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(file)})`]);
-    const status = await cli(['status', '--pidfile', file], { timeoutMs: 10000 });
-    expect(status.code).toBe(4);
-    expect(status.stdout).toContain('not a regular file');
-    expect((await cli(['stop', '--pidfile', file], { timeoutMs: 10000 })).code).toBe(4);
-    const launch = await cli(['daemon', '--pidfile', file, '--', 'true'], { timeoutMs: 10000 });
-    expect(launch.code).toBe(1);
-    expect(launch.stderr).toContain('not a regular file');
-  });
+  test.each([['a FIFO'], ['a directory'], ['a socket']])(
+    'status and stop answer at once for %s: exit 4',
+    async (kind) => {
+      const file = path.join(tmp, `odd-${kind.replace(/\W/g, '')}.pid`);
+      if (kind === 'a FIFO') spawnSync('mkfifo', [file]);
+      else if (kind === 'a directory') fs.mkdirSync(file);
+      else
+        spawnSync('python3', [
+          '-c',
+          `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(file)})`,
+        ]);
+      const status = await cli(['status', '--pidfile', file], { timeoutMs: 10000 });
+      expect(status.code).toBe(4);
+      expect(status.stdout).toContain('not a regular file');
+      expect((await cli(['stop', '--pidfile', file], { timeoutMs: 10000 })).code).toBe(4);
+      const launch = await cli(['daemon', '--pidfile', file, '--', 'true'], { timeoutMs: 10000 });
+      expect(launch.code).toBe(1);
+      expect(launch.stderr).toContain('not a regular file');
+    },
+  );
 
   test('log paths: a link is refused and a dangling link creates nothing (CLI and daemonize())', async () => {
     const target = path.join(tmp, 'precious.txt');
@@ -261,14 +300,25 @@ describeLinux('files in shared directories', () => {
     for (const option of ['--stdout', '--stderr']) {
       for (const file of [link, dangling]) {
         const pidFile = path.join(tmp, 'link.pid');
-        const result = await cli(['daemon', '--pidfile', pidFile, option, file, '--', 'sleep', `${MARK}5`]);
+        const result = await cli([
+          'daemon',
+          '--pidfile',
+          pidFile,
+          option,
+          file,
+          '--',
+          'sleep',
+          `${MARK}5`,
+        ]);
         expect(result.code).toBe(1);
         expect(result.stderr).toContain('is a symbolic link; refusing to follow it');
         expect(fs.existsSync(pidFile)).toBe(false);
       }
     }
-    const probe = await runNode([path.join(FIXTURES, 'daemon-probe.js'),
-      JSON.stringify({ options: { stdout: link } })]);
+    const probe = await runNode([
+      path.join(FIXTURES, 'daemon-probe.js'),
+      JSON.stringify({ options: { stdout: link } }),
+    ]);
     expect(probe.code).not.toBe(0);
     expect(probe.stderr).toContain('ERR_INVALID_LOG_FILE');
     expect(fs.readFileSync(target, 'utf8')).toBe('keep\n');
@@ -280,19 +330,28 @@ describeLinux('files in shared directories', () => {
     const file = path.join(tmp, 'polluted.pid');
     const report = path.join(tmp, 'polluted.json');
     const trap = path.join(tmp, 'trap.log');
-    const launch = await runNode([path.join(FIXTURES, 'daemon-trust.js'), 'polluted',
-      JSON.stringify({ pidFile: file, report, trap, lifetimeMs: 5000 })]);
+    const launch = await runNode([
+      path.join(FIXTURES, 'daemon-trust.js'),
+      'polluted',
+      JSON.stringify({ pidFile: file, report, trap, lifetimeMs: 5000 }),
+    ]);
     expect(launch.stderr).toBe('');
     expect(launch.code).toBe(0);
     await until(() => fs.existsSync(report));
-    const seen = JSON.parse(fs.readFileSync(report, 'utf8')) as { pid: number; fd1: string; umask: number };
+    const seen = JSON.parse(fs.readFileSync(report, 'utf8')) as {
+      pid: number;
+      fd1: string;
+      umask: number;
+    };
     readRecord(file);
     expect(seen.fd1).toBe('/dev/null');
     expect(seen.umask).toBe(0);
     expect(fs.existsSync(trap)).toBe(false);
     expect((await cli(['stop', '--pidfile', file])).code).toBe(0);
 
-    const inProcess = await runNode(['-e', `
+    const inProcess = await runNode([
+      '-e',
+      `
       const { Reaper, Process } = require('posix-fork');
       Object.prototype.scope = 'all';
       Object.prototype.pollMs = 5;
@@ -301,7 +360,8 @@ describeLinux('files in shared directories', () => {
       const reaper = new Reaper({});
       const p = new Process({});
       console.log(JSON.stringify({ scope: reaper.scope, pollMs: reaper.pollMs ?? null, name: p.name }));
-    `]);
+    `,
+    ]);
     expect(inProcess.stderr).toBe('');
     expect(JSON.parse(inProcess.stdout)).toEqual({ scope: 'own', pollMs: null, name: 'Process-1' });
   });
@@ -314,8 +374,11 @@ describeLinux('what a daemon keeps', () => {
     const out = path.join(tmp, 'fds.txt');
     const fd = fs.openSync(inherited, 'r');
     try {
-      const result = spawnSync(process.execPath, [CLI, 'daemon', '--no-detach', '--', 'sh', '-c',
-        `readlink /proc/$$/fd/3 > ${out}`], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 20000 });
+      const result = spawnSync(
+        process.execPath,
+        [CLI, 'daemon', '--no-detach', '--', 'sh', '-c', `readlink /proc/$$/fd/3 > ${out}`],
+        { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 20000 },
+      );
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
     } finally {
@@ -351,7 +414,7 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
     expect(ownSleeps()).toEqual([]);
   });
 
-  test('another user\'s shared lock on a stale pidfile does not block a restart silently', async () => {
+  test("another user's shared lock on a stale pidfile does not block a restart silently", async () => {
     const file = path.join(tmp, 'shared-lock.pid');
     fs.writeFileSync(file, '999999\n');
     fs.chmodSync(tmp, 0o755);
@@ -362,10 +425,15 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
     });
     const holderPid = holder.pid as number;
     try {
-      await until(() => fs.readFileSync('/proc/locks', 'utf8').includes(` ${fs.statSync(file).ino} `) ||
-        /FLOCK/.test(fs.readFileSync('/proc/locks', 'utf8')));
+      await until(
+        () =>
+          fs.readFileSync('/proc/locks', 'utf8').includes(` ${fs.statSync(file).ino} `) ||
+          /FLOCK/.test(fs.readFileSync('/proc/locks', 'utf8')),
+      );
       await until(() => allPids().some((p) => cmdline(p) === `sleep ${MARK}7`));
-      const launch = await cli(['daemon', '--pidfile', file, '--', 'sleep', `${MARK}8`], { timeoutMs: 8000 });
+      const launch = await cli(['daemon', '--pidfile', file, '--', 'sleep', `${MARK}8`], {
+        timeoutMs: 8000,
+      });
       expect(launch.code).toBe(1);
       expect(launch.stderr).toMatch(/is locked by pid \d+ \(\w+, uid \d+\)/);
       const status = await cli(['status', '--pidfile', file]);
@@ -376,7 +444,8 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
       expect(stop.stdout).toMatch(/is locked by pid .*: left in place/);
       expect(fs.existsSync(file)).toBe(true);
     } finally {
-      for (const pid of allPids().filter((p) => cmdline(p) === `sleep ${MARK}7`)) process.kill(pid, 'SIGKILL');
+      for (const pid of allPids().filter((p) => cmdline(p) === `sleep ${MARK}7`))
+        process.kill(pid, 'SIGKILL');
       try {
         process.kill(holderPid, 'SIGKILL');
       } catch {
@@ -388,7 +457,9 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
   test('a full disk under the log path fails the launch (ENOSPC), and no daemon is left', async () => {
     const mount = path.join(tmp, 'full');
     fs.mkdirSync(mount);
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mount], { encoding: 'utf8' });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mount], {
+      encoding: 'utf8',
+    });
     if (mounted.status !== 0) {
       console.warn(`skipped: cannot mount a tmpfs here (${mounted.stderr.trim()})`);
       return;
@@ -396,8 +467,16 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
     try {
       spawnSync('sh', ['-c', `cat /dev/zero > ${mount}/filler`], { stdio: 'ignore' });
       const pidFile = path.join(tmp, 'full.pid');
-      const result = await cli(['daemon', '--pidfile', pidFile, '--stdout', path.join(mount, 'out.log'),
-        '--', 'sleep', `${MARK}0`]);
+      const result = await cli([
+        'daemon',
+        '--pidfile',
+        pidFile,
+        '--stdout',
+        path.join(mount, 'out.log'),
+        '--',
+        'sleep',
+        `${MARK}0`,
+      ]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('ENOSPC');
       expect(fs.existsSync(pidFile)).toBe(false);
@@ -413,8 +492,11 @@ describeRoot('another user (as root; the test creates and removes the user)', ()
 describeLinux('launches', () => {
   test('20 concurrent launches give exactly one daemon', async () => {
     const file = path.join(tmp, 'race.pid');
-    const results = await Promise.all(Array.from({ length: 20 }, () =>
-      cli(['daemon', '--pidfile', file, '--', 'sleep', `${MARK}10`], { timeoutMs: 60000 })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        cli(['daemon', '--pidfile', file, '--', 'sleep', `${MARK}10`], { timeoutMs: 60000 }),
+      ),
+    );
     const { pid } = await started(file);
     expect(results.filter((r) => r.code === 0)).toHaveLength(1);
     for (const loser of results.filter((r) => r.code !== 0)) {
@@ -429,8 +511,11 @@ describeLinux('launches', () => {
     const file = path.join(tmp, 'killed.pid');
     const outcomes = new Map<string, number>();
     for (let run = 0; run < 50; run++) {
-      const launcher = spawn(process.execPath, [CLI, 'daemon', '--pidfile', file, '--', 'sleep', `${MARK}11`],
-        { stdio: 'ignore' });
+      const launcher = spawn(
+        process.execPath,
+        [CLI, 'daemon', '--pidfile', file, '--', 'sleep', `${MARK}11`],
+        { stdio: 'ignore' },
+      );
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 150)));
       try {
         process.kill(launcher.pid as number, 'SIGKILL');
@@ -470,10 +555,15 @@ describeLinux('launches', () => {
     const report = path.join(tmp, 'late.json');
     const mark = path.join(tmp, 'late.mark');
     const plan = JSON.stringify({ pidFile: file, report, mark, startTimeoutMs: 1500 });
-    const launch = await runNode([path.join(FIXTURES, 'daemon-trust.js'), 'late', plan], { forkSafe: false });
+    const launch = await runNode([path.join(FIXTURES, 'daemon-trust.js'), 'late', plan], {
+      forkSafe: false,
+    });
     expect(launch.code).not.toBe(0);
     expect(launch.stderr).toMatch(/did not reach daemonize\(\) within 1500 ms; it was ended/);
-    const { pid, reached } = JSON.parse(fs.readFileSync(report, 'utf8')) as { pid: number; reached: boolean };
+    const { pid, reached } = JSON.parse(fs.readFileSync(report, 'utf8')) as {
+      pid: number;
+      reached: boolean;
+    };
     expect(reached).toBe(false);
     await until(() => !alive(pid));
     expect(fs.existsSync(file)).toBe(false);

@@ -10,13 +10,14 @@ import * as path from 'path';
 import { FIXTURES, FORK_SAFE_FLAGS, ROOT, RunResult, runFixture, runNode, until } from './helpers';
 // The compiled module (src/native.ts finds the addon relative to dist/src); reading a pidfile
 // takes no fork, so it runs in the jest process.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { inspectPidFile } = require('../dist/src/pidfile') as typeof import('../src/pidfile');
 
 const linux = process.platform === 'linux';
 const describeLinux = linux ? describe : describe.skip;
 // A pseudo-terminal and a unix datagram receiver come from python3's standard library.
-const hasPython = spawnSync('python3', ['-c', 'import pty, socket'], { stdio: 'ignore' }).status === 0;
+const hasPython =
+  spawnSync('python3', ['-c', 'import pty, socket'], { stdio: 'ignore' }).status === 0;
 const describeLinuxPython = linux && hasPython ? describe : describe.skip;
 
 let ROOT_TMP = '';
@@ -98,7 +99,9 @@ function killQuietly(pid: number): void {
 
 /** Kills the daemons registered under `dir` (only those whose command line names ROOT_TMP). */
 async function killDaemonsUnder(dir: string): Promise<number[]> {
-  const pids = registeredPids(dir).filter((pid) => alive(pid) && (cmdline(pid) ?? '').includes(ROOT_TMP));
+  const pids = registeredPids(dir).filter(
+    (pid) => alive(pid) && (cmdline(pid) ?? '').includes(ROOT_TMP),
+  );
   for (const pid of pids) killQuietly(pid);
   try {
     await until(() => pids.every((pid) => !alive(pid)), 10000);
@@ -190,12 +193,26 @@ function signalBit(signal: NodeJS.Signals): bigint {
 
 type Plan = Record<string, unknown>;
 
-function probe(plan: Plan, forkSafe: boolean, extra: Partial<Parameters<typeof runNode>[1]> = {}): Promise<RunResult> {
-  const full = { registry: path.join(tmp, 'registry'), report: path.join(tmp, 'report.json'), ...plan };
+function probe(
+  plan: Plan,
+  forkSafe: boolean,
+  extra: Partial<Parameters<typeof runNode>[1]> = {},
+): Promise<RunResult> {
+  const full = {
+    registry: path.join(tmp, 'registry'),
+    report: path.join(tmp, 'report.json'),
+    ...plan,
+  };
   return runFixture('daemon-probe.js', [JSON.stringify(full)], { forkSafe, ...extra });
 }
 
-function report(): { pid: number; processPid: number; pidFile: string | null; cwd: string; env: Record<string, string | null> } {
+function report(): {
+  pid: number;
+  processPid: number;
+  pidFile: string | null;
+  cwd: string;
+  env: Record<string, string | null>;
+} {
   return JSON.parse(fs.readFileSync(path.join(tmp, 'report.json'), 'utf8'));
 }
 
@@ -222,14 +239,23 @@ describe('daemonize() options', () => {
     };
     const byLabel = Object.fromEntries(results.map((r) => [r.label, r]));
     const expectError = (label: string, name: string, code: string, text?: RegExp): void => {
-      expect({ label, name: byLabel[label].name, code: byLabel[label].code }).toEqual({ label, name, code });
+      expect({ label, name: byLabel[label].name, code: byLabel[label].code }).toEqual({
+        label,
+        name,
+        code,
+      });
       if (text) expect(byLabel[label].message).toMatch(text);
     };
     expectError('null options', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('string options', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('array options', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('two arguments', 'TypeError', 'ERR_TOO_MANY_ARGS');
-    expectError('unknown option', 'TypeError', 'ERR_INVALID_ARG_VALUE', /The "options" argument has an unknown property 'pidfile'/);
+    expectError(
+      'unknown option',
+      'TypeError',
+      'ERR_INVALID_ARG_VALUE',
+      /The "options" argument has an unknown property 'pidfile'/,
+    );
     expectError('workingDirectory number', 'TypeError', 'ERR_INVALID_ARG_TYPE');
     expectError('workingDirectory empty', 'TypeError', 'ERR_INVALID_ARG_VALUE');
     expectError('workingDirectory NUL', 'TypeError', 'ERR_INVALID_ARG_VALUE');
@@ -350,7 +376,8 @@ describeLinux.each(strategies)('the daemon process, %s', (_label, forkSafe) => {
     // libuv holds in reserve for EMFILE once a stream exists).
     for (const [fd, target] of fds) {
       if (fd <= 2 || fd === 5 || target === pidFile) continue;
-      const internalPipe = target.startsWith('pipe:') && targets.filter((t) => t === target).length === 2;
+      const internalPipe =
+        target.startsWith('pipe:') && targets.filter((t) => t === target).length === 2;
       const own = target.startsWith('anon_inode:') || internalPipe || target === '/dev/null';
       expect({ fd, target, own }).toEqual({ fd, target, own: true });
     }
@@ -431,11 +458,14 @@ describeLinux('the daemon process, fork strategy', () => {
     const pid = readPid(pidFile);
     const served = await new Promise<string>((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port: Number(fs.readFileSync(portFile, 'utf8')), agent: false }, (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve(body));
-        })
+        .get(
+          { host: '127.0.0.1', port: Number(fs.readFileSync(portFile, 'utf8')), agent: false },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve(body));
+          },
+        )
         .on('error', reject);
     });
     expect(Number(served)).toBe(pid);
@@ -448,43 +478,59 @@ describeLinux('the daemon process, under a subreaper', () => {
     const plan = { options: { pidFile }, registry: path.join(tmp, 'registry') };
     const result = await runFixture('daemon-subreaper.js', [JSON.stringify(plan)]);
     expect(result.stderr).toBe('');
-    const seen = JSON.parse(result.stdout) as { subreaper: number; status: number; daemon: number; ppid: number };
+    const seen = JSON.parse(result.stdout) as {
+      subreaper: number;
+      status: number;
+      daemon: number;
+      ppid: number;
+    };
     expect(seen.status).toBe(0);
     expect(seen.ppid).toBe(seen.subreaper);
     expect(seen.daemon).toBe(readPid(pidFile));
   });
 });
 
-describeLinuxPython.each(strategies)('the daemon process, launched from a terminal, %s', (_label, forkSafe) => {
-  test('keeps no terminal open and writes its console output to the log, uncoloured', async () => {
-    const pidFile = path.join(tmp, 'd.pid');
-    const out = path.join(tmp, 'out.log');
-    const plan = {
-      options: { pidFile, stdout: out, stderr: out, waitForReady: true },
-      before: 'ready',
-      launcherPrint: true,
-      registry: path.join(tmp, 'registry'),
-    };
-    // pty.spawn returns only when every holder of the terminal has closed it.
-    const python = spawn(
-      'python3',
-      ['-c', 'import pty,sys; pty.spawn(sys.argv[1:])', process.execPath,
-        ...(forkSafe ? FORK_SAFE_FLAGS : []), path.join(FIXTURES, 'daemon-probe.js'), JSON.stringify(plan)],
-      { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
-    );
-    helpers.push(python);
-    let output = '';
-    python.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    const code = await new Promise<number | null>((resolve) => python.on('exit', (c) => resolve(c)));
-    expect(code).toBe(0);
-    expect(output).toContain('"launcher"');
-    const pid = readPid(pidFile);
-    expect(stat(pid).ttyNr).toBe(0);
-    for (const target of fdTable(pid).values()) expect(target).not.toMatch(/^\/dev\/(pts|tty)/);
-    await until(() => fs.readFileSync(out, 'utf8').includes(`daemon ${pid} started`));
-    expect(fs.readFileSync(out, 'utf8')).not.toContain('\u001b[');
-  });
-});
+describeLinuxPython.each(strategies)(
+  'the daemon process, launched from a terminal, %s',
+  (_label, forkSafe) => {
+    test('keeps no terminal open and writes its console output to the log, uncoloured', async () => {
+      const pidFile = path.join(tmp, 'd.pid');
+      const out = path.join(tmp, 'out.log');
+      const plan = {
+        options: { pidFile, stdout: out, stderr: out, waitForReady: true },
+        before: 'ready',
+        launcherPrint: true,
+        registry: path.join(tmp, 'registry'),
+      };
+      // pty.spawn returns only when every holder of the terminal has closed it.
+      const python = spawn(
+        'python3',
+        [
+          '-c',
+          'import pty,sys; pty.spawn(sys.argv[1:])',
+          process.execPath,
+          ...(forkSafe ? FORK_SAFE_FLAGS : []),
+          path.join(FIXTURES, 'daemon-probe.js'),
+          JSON.stringify(plan),
+        ],
+        { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
+      );
+      helpers.push(python);
+      let output = '';
+      python.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      const code = await new Promise<number | null>((resolve) =>
+        python.on('exit', (c) => resolve(c)),
+      );
+      expect(code).toBe(0);
+      expect(output).toContain('"launcher"');
+      const pid = readPid(pidFile);
+      expect(stat(pid).ttyNr).toBe(0);
+      for (const target of fdTable(pid).values()) expect(target).not.toMatch(/^\/dev\/(pts|tty)/);
+      await until(() => fs.readFileSync(out, 'utf8').includes(`daemon ${pid} started`));
+      expect(fs.readFileSync(out, 'utf8')).not.toContain('\u001b[');
+    });
+  },
+);
 
 // ---- pidfile --------------------------------------------------------------------------------
 
@@ -494,7 +540,10 @@ describeLinux.each(strategies)('pidfile, %s', (_label, forkSafe) => {
     const first = await probe({ options: { pidFile } }, forkSafe);
     expect(first.code).toBe(0);
     const pid = readPid(pidFile);
-    const second = await probe({ options: { pidFile }, registry: path.join(tmp, 'second-registry') }, forkSafe);
+    const second = await probe(
+      { options: { pidFile }, registry: path.join(tmp, 'second-registry') },
+      forkSafe,
+    );
     expect(second.code).not.toBe(0);
     expect(second.stderr).toContain(`already running (pid ${pid})`);
     expect(second.stderr).toContain('ERR_DAEMON_RUNNING');
@@ -549,7 +598,10 @@ describeLinux.each(strategies)('pidfile, %s', (_label, forkSafe) => {
     const pid = readPid(lockedFile);
     const legacy = path.join(tmp, 'legacy.pid');
     fs.writeFileSync(legacy, `${pid}\n`); // as a tool that does not lock would leave it
-    const second = await probe({ options: { pidFile: legacy }, registry: path.join(tmp, 'x-registry') }, forkSafe);
+    const second = await probe(
+      { options: { pidFile: legacy }, registry: path.join(tmp, 'x-registry') },
+      forkSafe,
+    );
     expect(second.code).not.toBe(0);
     expect(second.stderr).toContain(`already running (pid ${pid})`);
   });
@@ -561,19 +613,22 @@ describeLinux.each(strategies)('pidfile, %s', (_label, forkSafe) => {
     ['SIGTERM', {}, 'SIGTERM'],
     ['SIGINT', {}, 'SIGINT'],
     ['SIGHUP', {}, 'SIGHUP'],
-  ] as Array<[string, Plan, NodeJS.Signals | null]>)('is removed on %s', async (_how, plan, signal) => {
-    const pidFile = path.join(tmp, 'd.pid');
-    const result = await probe({ options: { pidFile }, ...plan }, forkSafe);
-    expect(result.code).toBe(0);
-    await waitForReport();
-    const pid = report().pid;
-    if (signal) {
-      expect(readPid(pidFile)).toBe(pid);
-      process.kill(pid, signal);
-    }
-    await until(() => !alive(pid), 10000);
-    expect(fs.existsSync(pidFile)).toBe(false);
-  });
+  ] as Array<[string, Plan, NodeJS.Signals | null]>)(
+    'is removed on %s',
+    async (_how, plan, signal) => {
+      const pidFile = path.join(tmp, 'd.pid');
+      const result = await probe({ options: { pidFile }, ...plan }, forkSafe);
+      expect(result.code).toBe(0);
+      await waitForReport();
+      const pid = report().pid;
+      if (signal) {
+        expect(readPid(pidFile)).toBe(pid);
+        process.kill(pid, signal);
+      }
+      await until(() => !alive(pid), 10000);
+      expect(fs.existsSync(pidFile)).toBe(false);
+    },
+  );
 });
 
 describeLinux('pidfile safety', () => {
@@ -609,7 +664,11 @@ describeLinux.each(strategies)('readiness, %s', (_label, forkSafe) => {
 
   test.each([
     ['daemon.fail(err)', 'fail', ['failed before it was ready', 'database unreachable']],
-    ['an uncaught exception', 'throw', ['failed before it was ready', 'TypeError: config file is broken']],
+    [
+      'an uncaught exception',
+      'throw',
+      ['failed before it was ready', 'TypeError: config file is broken'],
+    ],
     ['an early exit', 'exit3', ['exited with code 3 before it was ready']],
     ['being killed', 'sigkill', ['ended before it was ready']],
   ])('the launcher exits non-zero with the error on %s', async (_how, before, texts) => {
@@ -629,15 +688,20 @@ describeLinuxPython('readiness with systemd ($NOTIFY_SOCKET)', () => {
   async function receiver(address: string): Promise<{ messages: () => string[] }> {
     const python = spawn(
       'python3',
-      ['-u', '-c', [
-        'import socket, sys',
-        's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-        "s.bind(sys.argv[1].replace('@', '\\0', 1) if sys.argv[1].startswith('@') else sys.argv[1])",
-        "print('bound')",
-        's.settimeout(30)',
-        'while True:',
-        "    print(repr(s.recv(4096).decode()))",
-      ].join('\n'), address],
+      [
+        '-u',
+        '-c',
+        [
+          'import socket, sys',
+          's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+          "s.bind(sys.argv[1].replace('@', '\\0', 1) if sys.argv[1].startswith('@') else sys.argv[1])",
+          "print('bound')",
+          's.settimeout(30)',
+          'while True:',
+          '    print(repr(s.recv(4096).decode()))',
+        ].join('\n'),
+        address,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
     );
     helpers.push(python);
@@ -646,7 +710,10 @@ describeLinuxPython('readiness with systemd ($NOTIFY_SOCKET)', () => {
     await until(() => output.includes('bound'), 10000);
     return {
       messages: () =>
-        output.split('\n').filter((l) => l.startsWith("'")).map((l) => l.slice(1, -1).replace(/\\n/g, '\n')),
+        output
+          .split('\n')
+          .filter((l) => l.startsWith("'"))
+          .map((l) => l.slice(1, -1).replace(/\\n/g, '\n')),
     };
   }
 
@@ -686,7 +753,10 @@ describeLinuxPython('readiness with systemd ($NOTIFY_SOCKET)', () => {
     const out = path.join(tmp, 'out.log');
     const pidFile = path.join(tmp, 'd.pid');
     const result = await probe(
-      { options: { detach: false, stdout: out, pidFile, workingDirectory: tmp, umask: 0o077 }, after: 'natural' },
+      {
+        options: { detach: false, stdout: out, pidFile, workingDirectory: tmp, umask: 0o077 },
+        after: 'natural',
+      },
       false,
     );
     expect(result.stderr).toBe('');
@@ -699,7 +769,9 @@ describeLinuxPython('readiness with systemd ($NOTIFY_SOCKET)', () => {
   });
 
   test("'auto' does not fork when $INVOCATION_ID says systemd started us", async () => {
-    const result = await probe({ options: {}, after: 'natural' }, true, { env: { INVOCATION_ID: 'abc' } });
+    const result = await probe({ options: {}, after: 'natural' }, true, {
+      env: { INVOCATION_ID: 'abc' },
+    });
     expect(result.code).toBe(0);
     expect(report().pid).toBe(result.pid);
     expect(result.stdout).toContain(`daemon ${result.pid} started`); // stdio left alone in place
@@ -708,7 +780,10 @@ describeLinuxPython('readiness with systemd ($NOTIFY_SOCKET)', () => {
 
 // ---- end to end -----------------------------------------------------------------------------
 
-function get(port: number, urlPath: string): Promise<{ pid: number; url: string; requests: number }> {
+function get(
+  port: number,
+  urlPath: string,
+): Promise<{ pid: number; url: string; requests: number }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
@@ -737,9 +812,13 @@ describeLinux.each(strategies)('end to end: an HTTP server daemon, %s', (_label,
     const pidFile = path.join(tmp, 'http.pid');
     const portFile = path.join(tmp, 'port');
     const log = path.join(tmp, 'http.log');
-    const result = await runFixture('daemon-http.js', [pidFile, portFile, log, path.join(tmp, 'registry')], {
-      forkSafe,
-    });
+    const result = await runFixture(
+      'daemon-http.js',
+      [pidFile, portFile, log, path.join(tmp, 'registry')],
+      {
+        forkSafe,
+      },
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     // The launcher returned after ready(): the port is known and the server answers at once.
@@ -761,25 +840,34 @@ describeLinux.each(strategies)('end to end: an HTTP server daemon, %s', (_label,
 // ---- the example ----------------------------------------------------------------------------
 
 describeLinux('examples/daemon.ts', () => {
-  test.each([['hand-written'], ['library']])('the %s recipe leaves a daemon whose pidfile goes away at its end', async (mode) => {
-    const pidFile = path.join(tmp, 'example.pid');
-    const result = await runNode([path.join(ROOT, 'dist', 'examples', 'daemon.js'), '--pid-file', pidFile,
-      '--seconds', '1', ...(mode === 'library' ? ['--library'] : [])]);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    // The hand-written recipe's launcher does not wait for its daemon: the pidfile appears a moment later.
-    await until(() => fs.existsSync(pidFile) && /^\d+\n/.test(fs.readFileSync(pidFile, 'utf8')));
-    fs.writeFileSync(path.join(tmp, 'registry'), fs.readFileSync(pidFile));
-    const pid = readPid(pidFile);
-    // The daemon can write its pidfile before its parent, the first child, has exited.
-    await until(() => [1, ...ancestors()].includes(stat(pid).ppid));
-    const s = stat(pid);
-    expect([1, ...ancestors()]).toContain(s.ppid);
-    expect(s.session).not.toBe(pid);
-    expect(s.ttyNr).toBe(0);
-    await until(() => !alive(pid), 10000);
-    expect(fs.existsSync(pidFile)).toBe(false);
-  });
+  test.each([['hand-written'], ['library']])(
+    'the %s recipe leaves a daemon whose pidfile goes away at its end',
+    async (mode) => {
+      const pidFile = path.join(tmp, 'example.pid');
+      const result = await runNode([
+        path.join(ROOT, 'dist', 'examples', 'daemon.js'),
+        '--pid-file',
+        pidFile,
+        '--seconds',
+        '1',
+        ...(mode === 'library' ? ['--library'] : []),
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      // The hand-written recipe's launcher does not wait for its daemon: the pidfile appears a moment later.
+      await until(() => fs.existsSync(pidFile) && /^\d+\n/.test(fs.readFileSync(pidFile, 'utf8')));
+      fs.writeFileSync(path.join(tmp, 'registry'), fs.readFileSync(pidFile));
+      const pid = readPid(pidFile);
+      // The daemon can write its pidfile before its parent, the first child, has exited.
+      await until(() => [1, ...ancestors()].includes(stat(pid).ppid));
+      const s = stat(pid);
+      expect([1, ...ancestors()]).toContain(s.ppid);
+      expect(s.session).not.toBe(pid);
+      expect(s.ttyNr).toBe(0);
+      await until(() => !alive(pid), 10000);
+      expect(fs.existsSync(pidFile)).toBe(false);
+    },
+  );
 });
 
 describeLinuxPython('examples/daemon.ts launched from a terminal', () => {
@@ -788,21 +876,34 @@ describeLinuxPython('examples/daemon.ts launched from a terminal', () => {
     // pty.spawn returns only when every holder of the terminal has closed it.
     const python = spawn(
       'python3',
-      ['-c', 'import pty,sys; pty.spawn(sys.argv[1:])', process.execPath,
-        path.join(ROOT, 'dist', 'examples', 'daemon.js'), '--pid-file', pidFile, '--seconds', '5'],
+      [
+        '-c',
+        'import pty,sys; pty.spawn(sys.argv[1:])',
+        process.execPath,
+        path.join(ROOT, 'dist', 'examples', 'daemon.js'),
+        '--pid-file',
+        pidFile,
+        '--seconds',
+        '5',
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     helpers.push(python);
     let output = '';
     python.stdout.on('data', (d: Buffer) => (output += d.toString()));
     // The pidfile is written after the descriptors are set: from then on they are final.
-    await until(() => fs.existsSync(pidFile) && /^\d+\n$/.test(fs.readFileSync(pidFile, 'utf8')), 20000);
+    await until(
+      () => fs.existsSync(pidFile) && /^\d+\n$/.test(fs.readFileSync(pidFile, 'utf8')),
+      20000,
+    );
     const pid = readPid(pidFile);
     expect(output).toContain('daemonizing');
     const fds = fdTable(pid);
     expect([...fds.values()].filter((target) => /^\/dev\/(pts|tty)/.test(target))).toEqual([]);
     expect(fds.get(1)).toBe('/dev/null');
-    const code = await new Promise<number | null>((resolve) => python.on('exit', (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) =>
+      python.on('exit', (c) => resolve(c)),
+    );
     expect(code).toBe(0);
     await until(() => !alive(pid), 20000);
   });

@@ -35,7 +35,8 @@ function rowsOf(stdout: string, pid: number): Row[] {
   const rows: Row[] = [];
   for (const line of stdout.split('\n')) {
     const match = /^\s{4}(\S+)\s+(\d+)\s+(\d+)\s{2}(.*)$/.exec(line);
-    if (match && Number(match[3]) === pid) rows.push({ stat: match[1], ppid: Number(match[2]), rest: match[4] });
+    if (match && Number(match[3]) === pid)
+      rows.push({ stat: match[1], ppid: Number(match[2]), rest: match[4] });
   }
   return rows;
 }
@@ -54,7 +55,15 @@ describe('posix-fork demo', () => {
   test('without a name lists every demo', async () => {
     const result = await cli(['demo']);
     expect(result.code).toBe(0);
-    for (const name of ['fork', 'zombie', 'orphan', 'reap-signal', 'reap-poll', 'daemon', 'process']) {
+    for (const name of [
+      'fork',
+      'zombie',
+      'orphan',
+      'reap-signal',
+      'reap-poll',
+      'daemon',
+      'process',
+    ]) {
       expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s+\\S`, 'm'));
     }
   });
@@ -87,7 +96,7 @@ describe('posix-fork demo', () => {
     return result.pids.find((pid) => rowOf(result.stdout, pid)?.ppid === result.pid) as number;
   }
 
-  test('fork: both pids, the child is the parent\'s child, the copied variable', async () => {
+  test("fork: both pids, the child is the parent's child, the copied variable", async () => {
     const result = await runDemo('fork');
     expect(result.stdout).toMatch(/source = 9 in the child/);
     expect(result.stdout).toMatch(/source = 10 in the parent/);
@@ -133,7 +142,9 @@ describe('posix-fork demo', () => {
   test('orphan: a child that first looks after its parent has gone still names that parent', async () => {
     const hook = path.join(FIXTURES, 'late-getppid.js');
     const result = await runNode(['-r', hook, CLI, 'demo', 'orphan'], {
-      forkSafe: false, timeoutMs: 30000, env: PLAIN_ENV,
+      forkSafe: false,
+      timeoutMs: 30000,
+      env: PLAIN_ENV,
     });
     expect(result.code).toBe(0);
     const { parent, named, adopter } = orphanStory(result.stdout);
@@ -162,17 +173,20 @@ describe('posix-fork demo', () => {
     expect(result.stdout).toContain(`(pid ${child} is no longer in the process table)`);
   });
 
-  onLinux('daemon: the double fork leaves a session-less, terminal-less daemon, then stops it', async () => {
-    const result = await runDemo('daemon');
-    const pidFile = /from (\S+\.pid):/.exec(result.stdout)?.[1] as string;
-    const [daemon] = result.pids;
-    const row = rowOf(result.stdout, daemon);
-    expect(row?.stat).not.toContain('s'); // not a session leader
-    expect(row?.ppid).not.toBe(result.pid);
-    expect(result.stdout).toMatch(/terminal: none · cwd: \/ · umask: 0000/);
-    expect(result.stdout).toMatch(/ended on SIGTERM; its exit handler removed the pidfile/);
-    expect(fs.existsSync(pidFile)).toBe(false);
-  });
+  onLinux(
+    'daemon: the double fork leaves a session-less, terminal-less daemon, then stops it',
+    async () => {
+      const result = await runDemo('daemon');
+      const pidFile = /from (\S+\.pid):/.exec(result.stdout)?.[1] as string;
+      const [daemon] = result.pids;
+      const row = rowOf(result.stdout, daemon);
+      expect(row?.stat).not.toContain('s'); // not a session leader
+      expect(row?.ppid).not.toBe(result.pid);
+      expect(result.stdout).toMatch(/terminal: none · cwd: \/ · umask: 0000/);
+      expect(result.stdout).toMatch(/ended on SIGTERM; its exit handler removed the pidfile/);
+      expect(fs.existsSync(pidFile)).toBe(false);
+    },
+  );
 
   test('process: tasks joined, the daemonic child ends with its parent, _cleanup reaps', async () => {
     const result = await runDemo('process');
@@ -180,33 +194,47 @@ describe('posix-fork demo', () => {
       expect(result.stdout).toContain(`${task} is starting ....`);
       expect(result.stdout).toContain(`${task} is ending ....`);
     }
-    expect(result.stdout).toContain('joined: task_0 exit code 0, task_1 exit code 0, task_2 exit code 0');
+    expect(result.stdout).toContain(
+      'joined: task_0 exit code 0, task_1 exit code 0, task_2 exit code 0',
+    );
     expect(result.stdout).not.toContain('steward max: finished');
     expect(result.stdout).toMatch(/^\s{4}Z\S*\s+\d+\s+\d+\s{2}\[.*\] <defunct>/m);
     expect(result.stdout).toContain('nothing left behind');
   });
 
-  const withScript = linux && (() => {
-    try {
-      execFileSync('script', ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const withScript =
+    linux &&
+    (() => {
+      try {
+        execFileSync('script', ['--version'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
 
-  (withScript ? test : test.skip)('on a terminal (script -qec) the demo is coloured; NO_COLOR turns it off', async () => {
-    const underScript = (env: NodeJS.ProcessEnv) => runNode(['-e', `
+  (withScript ? test : test.skip)(
+    'on a terminal (script -qec) the demo is coloured; NO_COLOR turns it off',
+    async () => {
+      const underScript = (env: NodeJS.ProcessEnv) =>
+        runNode(
+          [
+            '-e',
+            `
       const { execFileSync } = require('child_process');
       process.stdout.write(execFileSync('script', ['-qec', ${JSON.stringify(`${process.execPath} ${CLI} demo zombie`)}, '/dev/null'],
-        { encoding: 'utf8' }));`], { forkSafe: false, env: { ...PLAIN_ENV, ...env }, timeoutMs: 30000 });
-    const coloured = await underScript({});
-    expect(coloured.code).toBe(0);
-    expect(coloured.stdout).toMatch(/\x1b\[31m\s+Z\+?\s+\d+\s+\d+/); // the zombie row in red
-    expect(coloured.stdout).toContain('<defunct>');
-    const plain = await underScript({ NO_COLOR: '1' });
-    expect(plain.code).toBe(0);
-    expect(plain.stdout).toContain('<defunct>');
-    expect(plain.stdout).not.toMatch(/\x1b\[/);
-  });
+        { encoding: 'utf8' }));`,
+          ],
+          { forkSafe: false, env: { ...PLAIN_ENV, ...env }, timeoutMs: 30000 },
+        );
+      const coloured = await underScript({});
+      expect(coloured.code).toBe(0);
+      expect(coloured.stdout).toMatch(/\x1b\[31m\s+Z\+?\s+\d+\s+\d+/); // the zombie row in red
+      expect(coloured.stdout).toContain('<defunct>');
+      const plain = await underScript({ NO_COLOR: '1' });
+      expect(plain.code).toBe(0);
+      expect(plain.stdout).toContain('<defunct>');
+      expect(plain.stdout).not.toMatch(/\x1b\[/);
+    },
+  );
 });

@@ -46,20 +46,32 @@ function runnableBlocks(page: string, text: string): Block[] {
     const [, indent, fence, lang, rest] = open;
     const body: string[] = [];
     let j = i + 1;
-    while (j < lines.length && !(lines[j].startsWith(indent + fence) && lines[j].trim() === fence)) {
+    while (
+      j < lines.length &&
+      !(lines[j].startsWith(indent + fence) && lines[j].trim() === fence)
+    ) {
       body.push(lines[j].slice(indent.length));
       j++;
     }
     const run = /(?:^|\s)run(?:\s|$)/.test(rest);
     const file = /(?:^|\s)file=(\S+)/.exec(rest);
     if (run || file !== null) {
-      if (file !== null && lang === 'sh') throw new Error(`${page}:${i + 1}: a shell block cannot be a file=`);
+      if (file !== null && lang === 'sh')
+        throw new Error(`${page}:${i + 1}: a shell block cannot be a file=`);
       if (lang !== 'js' && lang !== 'ts' && lang !== 'sh') {
         throw new Error(`${page}:${i + 1}: a runnable block must be js, ts or sh, not '${lang}'`);
       }
       const marker = lang === 'sh' ? /^\s*#\s*prints:\s?(.*)$/ : /\/\/\s*prints:\s?(.*)$/;
       const expected = body.map((l) => marker.exec(l)?.[1].trim()).filter((m): m is string => !!m);
-      blocks.push({ page, line: i + 1, lang, fileName: file?.[1] ?? null, run, code: body.join('\n') + '\n', expected });
+      blocks.push({
+        page,
+        line: i + 1,
+        lang,
+        fileName: file?.[1] ?? null,
+        run,
+        code: body.join('\n') + '\n',
+        expected,
+      });
     }
     i = j;
   }
@@ -68,7 +80,12 @@ function runnableBlocks(page: string, text: string): Block[] {
 
 function pages(): string[] {
   const docs = path.join(ROOT, 'docs');
-  const list = fs.existsSync(docs) ? fs.readdirSync(docs).filter((f) => f.endsWith('.md')).sort() : [];
+  const list = fs.existsSync(docs)
+    ? fs
+        .readdirSync(docs)
+        .filter((f) => f.endsWith('.md'))
+        .sort()
+    : [];
   return ['README.md', ...list.map((f) => path.join('docs', f))];
 }
 
@@ -85,11 +102,17 @@ function npxShim(dir: string): string {
   const bin = path.join(dir, '.bin');
   fs.mkdirSync(bin, { recursive: true });
   const cli = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
-  const realNpx = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'npx'))
-    .find((candidate) => fs.existsSync(candidate)) ?? 'npx';
-  fs.writeFileSync(path.join(bin, 'npx'),
+  const realNpx =
+    (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .map((d) => path.join(d, 'npx'))
+      .find((candidate) => fs.existsSync(candidate)) ?? 'npx';
+  fs.writeFileSync(
+    path.join(bin, 'npx'),
     `#!/bin/sh\nif [ "$1" = posix-fork ]; then shift; exec "${process.execPath}" "${cli}" "$@"; fi\n` +
-    `exec "${realNpx}" "$@"\n`, { mode: 0o755 });
+      `exec "${realNpx}" "$@"\n`,
+    { mode: 0o755 },
+  );
   return bin;
 }
 
@@ -156,7 +179,9 @@ function missingOutput(stdout: string, expected: string[]): string | null {
 }
 
 function nodeFlags(code: string): string[] {
-  const shebang = /^#!\/usr\/bin\/env -S node((?: --?[\w-]+(?:=\S+)?)*)\s*$/m.exec(code.split('\n')[0]);
+  const shebang = /^#!\/usr\/bin\/env -S node((?: --?[\w-]+(?:=\S+)?)*)\s*$/m.exec(
+    code.split('\n')[0],
+  );
   return shebang === null ? [] : shebang[1].trim().split(/\s+/).filter(Boolean);
 }
 
@@ -170,7 +195,11 @@ function write(dir: string, block: Block, index: number): { file: string; args: 
   let ext = /^(import|export)\s/m.test(source) ? '.mjs' : '.js';
   if (block.lang === 'ts') {
     source = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2021, esModuleInterop: true },
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2021,
+        esModuleInterop: true,
+      },
     }).outputText;
     ext = '.js';
   }
@@ -189,8 +218,11 @@ function anchors(text: string): Set<string> {
     if (/^\s*(`{3,}|~{3,})/.test(line)) inFence = !inFence;
     const heading = inFence ? null : /^#{1,6}\s+(.*?)\s*#*$/.exec(line);
     if (heading === null) continue;
-    const base = heading[1].replace(/\\(.)/g, '$1').toLowerCase()
-      .replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-');
+    const base = heading[1]
+      .replace(/\\(.)/g, '$1')
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/ /g, '-');
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
     result.add(count === 0 ? base : `${base}-${count}`);
@@ -205,16 +237,23 @@ function brokenLinks(page: string, text: string): string[] {
   for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
     if (/^[a-z]+:/i.test(target)) continue;
     const [file, anchor] = target.split('#');
-    const resolved = file === '' ? path.join(ROOT, page) : path.resolve(path.dirname(path.join(ROOT, page)), file);
+    const resolved =
+      file === '' ? path.join(ROOT, page) : path.resolve(path.dirname(path.join(ROOT, page)), file);
     if (!fs.existsSync(resolved)) broken.push(target);
-    else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(fs.readFileSync(resolved, 'utf8')).has(anchor)) {
+    else if (
+      anchor !== undefined &&
+      resolved.endsWith('.md') &&
+      !anchors(fs.readFileSync(resolved, 'utf8')).has(anchor)
+    ) {
       broken.push(target);
     }
   }
   return broken;
 }
 
-const all = pages().flatMap((page) => runnableBlocks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')));
+const all = pages().flatMap((page) =>
+  runnableBlocks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')),
+);
 const scratch = path.join(ROOT, 'tmp');
 
 describe('runnable blocks in README.md and docs/', () => {
@@ -230,7 +269,10 @@ describe('runnable blocks in README.md and docs/', () => {
 
   it('has no broken relative link or anchor', () => {
     const broken = pages().flatMap((page) =>
-      brokenLinks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')).map((link) => `${page}: ${link}`));
+      brokenLinks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')).map(
+        (link) => `${page}: ${link}`,
+      ),
+    );
     expect(broken).toEqual([]);
   });
 
@@ -238,39 +280,48 @@ describe('runnable blocks in README.md and docs/', () => {
   // blocks are saved before any of them runs.
   const programs = all.map((block, index) => ({ block, index })).filter(({ block }) => block.run);
 
-  it.concurrent.each(programs.map(({ block, index }) => [`${block.page}:${block.line}`, block, index] as const))(
-    '%s', async (_where, block, index) => {
-    if (block.expected.length === 0) throw new Error(`${block.page}:${block.line}: no "prints:" line`);
-    let dir = dirs.get(block.page);
-    if (dir === undefined) {
-      fs.mkdirSync(scratch, { recursive: true });
-      dir = fs.mkdtempSync(path.join(scratch, `docs-${path.basename(block.page, '.md')}-`));
-      dirs.set(block.page, dir);
-    }
+  it.concurrent.each(
+    programs.map(({ block, index }) => [`${block.page}:${block.line}`, block, index] as const),
+  )(
+    '%s',
+    async (_where, block, index) => {
+      if (block.expected.length === 0)
+        throw new Error(`${block.page}:${block.line}: no "prints:" line`);
+      let dir = dirs.get(block.page);
+      if (dir === undefined) {
+        fs.mkdirSync(scratch, { recursive: true });
+        dir = fs.mkdtempSync(path.join(scratch, `docs-${path.basename(block.page, '.md')}-`));
+        dirs.set(block.page, dir);
+      }
       all.forEach((other, i) => {
         if (other.page === block.page && !other.run) write(dir as string, other, i);
       });
-    const { file, args } = write(dir, block, index);
-    const token = `${process.pid}-${index}-${Date.now()}`;
-    const outcome = await run(file, args, dir, token);
-    const leftover = processesWithToken(token);
-    for (const pid of leftover) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // ended meanwhile
+      const { file, args } = write(dir, block, index);
+      const token = `${process.pid}-${index}-${Date.now()}`;
+      const outcome = await run(file, args, dir, token);
+      const leftover = processesWithToken(token);
+      for (const pid of leftover) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // ended meanwhile
+        }
       }
-    }
-    const problems = [
-      outcome.timedOut ? `did not end within ${TIMEOUT_MS} ms` : '',
-      outcome.code !== 0 ? `ended with code ${outcome.code}, signal ${outcome.signal}` : '',
-      missingOutput(outcome.stdout, block.expected) !== null
-        ? `did not print "${missingOutput(outcome.stdout, block.expected)}"` : '',
-      leftover.length > 0 ? `left processes behind: ${leftover.join(', ')} (killed)` : '',
-    ].filter(Boolean);
-    if (problems.length > 0) {
-      throw new Error(`${block.page}:${block.line}: ${problems.join('; ')}\n` +
-        `--- stdout\n${outcome.stdout}--- stderr\n${outcome.stderr}`);
-    }
-  }, TIMEOUT_MS + 15000);
+      const problems = [
+        outcome.timedOut ? `did not end within ${TIMEOUT_MS} ms` : '',
+        outcome.code !== 0 ? `ended with code ${outcome.code}, signal ${outcome.signal}` : '',
+        missingOutput(outcome.stdout, block.expected) !== null
+          ? `did not print "${missingOutput(outcome.stdout, block.expected)}"`
+          : '',
+        leftover.length > 0 ? `left processes behind: ${leftover.join(', ')} (killed)` : '',
+      ].filter(Boolean);
+      if (problems.length > 0) {
+        throw new Error(
+          `${block.page}:${block.line}: ${problems.join('; ')}\n` +
+            `--- stdout\n${outcome.stdout}--- stderr\n${outcome.stderr}`,
+        );
+      }
+    },
+    TIMEOUT_MS + 15000,
+  );
 });

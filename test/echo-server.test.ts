@@ -49,11 +49,15 @@ test('50 clients, some at once: every line echoed, each by its own child, no zom
 });
 
 test('posix-fork demo server: three connections, three children, all reaped', async () => {
-  const result = await runNode([path.join(ROOT, 'dist', 'src', 'cli', 'index.js'), 'demo', 'server'],
-    { timeoutMs: 60000 });
+  const result = await runNode(
+    [path.join(ROOT, 'dist', 'src', 'cli', 'index.js'), 'demo', 'server'],
+    { timeoutMs: 60000 },
+  );
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
-  const served = [...result.stdout.matchAll(/got back "hello \d" \(served by (\d+)\)/g)].map((m) => Number(m[1]));
+  const served = [...result.stdout.matchAll(/got back "hello \d" \(served by (\d+)\)/g)].map((m) =>
+    Number(m[1]),
+  );
   expect(new Set(served).size).toBe(3);
   for (const pid of served) expect(result.stdout).toContain(`reaped ${pid} (exit code 0)`);
   expect(result.stdout).toMatch(/every one reaped: no zombie/);

@@ -3,7 +3,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, FORK_SAFE_ARGS, FORK_SAFE_FLAGS, ROOT, TIME_SCALE, runFixture, runNode } from './helpers';
+import {
+  FIXTURES,
+  FORK_SAFE_ARGS,
+  FORK_SAFE_FLAGS,
+  ROOT,
+  TIME_SCALE,
+  runFixture,
+  runNode,
+} from './helpers';
 
 const lines = (text: string) => text.trim().split('\n').filter(Boolean);
 const json = (text: string) => lines(text).map((line) => JSON.parse(line));
@@ -22,7 +30,11 @@ describe('the seeds: fork returns twice', () => {
     expect(out[2]).toBe(`parent pid=${parentPid} child=${child![1]} source=10`);
     const loopChildren = out.filter((l) => l.startsWith('loop child'));
     expect(loopChildren.sort()).toEqual(
-      [0, 1, 2].map((i) => expect.stringMatching(new RegExp(`^loop child i=${i} pid=\\d+ ppid=${parentPid} counter=${i + 101}$`))),
+      [0, 1, 2].map((i) =>
+        expect.stringMatching(
+          new RegExp(`^loop child i=${i} pid=\\d+ ppid=${parentPid} counter=${i + 101}$`),
+        ),
+      ),
     );
     expect(out.filter((l) => l.startsWith('reaped')).map((l) => l.split(' ')[2])).toEqual([
       'exitCode=10',
@@ -53,7 +65,9 @@ describe('every way a child ends gives the right status, runs exit listeners onc
     expect(out).toContain('child did its work');
     expect(out).toContain(`parent status ${status}`);
     // 'exit' listeners of the child, registered before and after the fork, ran exactly once.
-    expect(out.filter((l) => l === `exit-before-fork pid=${childPid} code=${code}`)).toHaveLength(1);
+    expect(out.filter((l) => l === `exit-before-fork pid=${childPid} code=${code}`)).toHaveLength(
+      1,
+    );
     expect(out.filter((l) => l === `exit-after-fork pid=${childPid} code=${code}`)).toHaveLength(1);
     expect(out.filter((l) => l.startsWith(`exit-before-fork pid=${run.pid}`))).toHaveLength(1);
     // Node emits 'beforeExit' only on a natural end.
@@ -87,10 +101,14 @@ describe('every way a child ends gives the right status, runs exit listeners onc
 
   test('output before the end is not lost: a pipe whose reader is slow (the pipe fills up)', () => {
     const fixture = path.join(FIXTURES, 'fork-exit.js');
-    const run = spawnSync('sh', ['-c', `"$0" ${FORK_SAFE_ARGS} "$1" many | (sleep 1; cat)`, process.execPath, fixture], {
-      encoding: 'utf8',
-      timeout: 20000 * TIME_SCALE,
-    });
+    const run = spawnSync(
+      'sh',
+      ['-c', `"$0" ${FORK_SAFE_ARGS} "$1" many | (sleep 1; cat)`, process.execPath, fixture],
+      {
+        encoding: 'utf8',
+        timeout: 20000 * TIME_SCALE,
+      },
+    );
     expect(run.status).toBe(0);
     expect(lines(run.stdout).filter((l) => l.startsWith('line '))).toEqual(many);
   });
@@ -117,7 +135,10 @@ describe('every way a child ends gives the right status, runs exit listeners onc
   test('output before the end is not lost: TTY', () => {
     // script(1) gives the fixture a pseudo-terminal as stdout.
     const command = `${process.execPath} ${FORK_SAFE_ARGS} ${path.join(FIXTURES, 'fork-exit.js')} many`;
-    const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20000 * TIME_SCALE });
+    const run = spawnSync('script', ['-qec', command, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 20000 * TIME_SCALE,
+    });
     expect(run.status).toBe(0);
     const out = run.stdout.split(/\r?\n/);
     expect(out.filter((l) => l.startsWith('line '))).toEqual(many);
@@ -127,20 +148,27 @@ describe('every way a child ends gives the right status, runs exit listeners onc
 
 describe("fork() inside an 'exit' listener", () => {
   // [how the parent ends, the code its 'exit' listeners and the child get]
-  const cases: Array<[string, number]> = [['natural', 0], ['exitCode', 3], ['exit', 2]];
-  test.each(cases)('%s: the child runs the remaining listeners and ends with the code', async (mode, code) => {
-    const run = await runFixture('fork-at-exit.js', [mode]);
-    const out = lines(run.stdout);
-    const child = /^child (\d+) in the listener, code=(\d+)$/.exec(out[0]);
-    expect(child).not.toBeNull();
-    expect(Number(child![2])).toBe(code);
-    expect(out.slice(1)).toEqual([
-      `later listener in child code=${code}`,
-      `parent status exitCode=${code} signal=null`,
-      `later listener in parent code=${code}`,
-    ]);
-    expect(run.code).toBe(code);
-  });
+  const cases: Array<[string, number]> = [
+    ['natural', 0],
+    ['exitCode', 3],
+    ['exit', 2],
+  ];
+  test.each(cases)(
+    '%s: the child runs the remaining listeners and ends with the code',
+    async (mode, code) => {
+      const run = await runFixture('fork-at-exit.js', [mode]);
+      const out = lines(run.stdout);
+      const child = /^child (\d+) in the listener, code=(\d+)$/.exec(out[0]);
+      expect(child).not.toBeNull();
+      expect(Number(child![2])).toBe(code);
+      expect(out.slice(1)).toEqual([
+        `later listener in child code=${code}`,
+        `parent status exitCode=${code} signal=null`,
+        `later listener in parent code=${code}`,
+      ]);
+      expect(run.code).toBe(code);
+    },
+  );
 
   test('natural end outside the fork-safe mode too', async () => {
     const run = await runFixture('fork-at-exit.js', ['natural'], { forkSafe: false });
@@ -148,11 +176,17 @@ describe("fork() inside an 'exit' listener", () => {
     expect(run.code).toBe(0);
   });
 
-  test.each([['uncaught', 'uncaught in the parent'], ['rejection', 'rejected in the parent']])(
+  test.each([
+    ['uncaught', 'uncaught in the parent'],
+    ['rejection', 'rejected in the parent'],
+  ])(
     'after an uncaught exception (%s): refused with ERR_FORK_AT_EXIT, the parent still ends with 1',
     async (mode, message) => {
       const run = await runFixture('fork-at-exit.js', [mode]);
-      expect(lines(run.stdout)).toEqual(['refused ERR_FORK_AT_EXIT', 'later listener in parent code=1']);
+      expect(lines(run.stdout)).toEqual([
+        'refused ERR_FORK_AT_EXIT',
+        'later listener in parent code=1',
+      ]);
       expect(run.stderr).toContain(`Error: ${message}`);
       expect(run.code).toBe(1);
     },
@@ -203,7 +237,7 @@ describe('work in flight in the parent at fork time', () => {
     expect(parent.reply).toBe(`served by ${run.pid}`);
   });
 
-  test('a signal pending in the parent at fork time is the parent\'s; the child can still end', async () => {
+  test("a signal pending in the parent at fork time is the parent's; the child can still end", async () => {
     const run = await runFixture('fork-pending.js', ['signal']);
     expect(json(run.stdout)).toEqual([{ childEnded: true, status: 0, parentGot: 1 }]);
   });
@@ -218,16 +252,21 @@ describe('work in flight in the parent at fork time', () => {
     expect(out.filter((o) => o.sleeperExit)).toEqual([{ sleeperExit: 'SIGTERM', in: run.pid }]);
   });
 
-  test.each(['fs', 'crypto', 'zlib'])('threadpool work (%s) refuses the fork with EBUSY naming it', async (kind) => {
-    const run = await runFixture('fork-pending.js', [kind]);
-    const out = json(run.stdout);
-    const during = out.find((o) => o.during).during;
-    expect(during).toMatchObject({ code: 'EBUSY', errno: -16, syscall: 'fork' });
-    expect(during.message).toMatch(/^fork EBUSY \(requests in flight: /);
-    const named = { fs: 'FSReqCallback', crypto: 'threadpool work', zlib: 'threadpool work' }[kind]!;
-    expect(during.message).toContain(named);
-    if (kind !== 'zlib') expect(out.find((o) => 'afterCompletion' in o).afterCompletion).toBe(0);
-  });
+  test.each(['fs', 'crypto', 'zlib'])(
+    'threadpool work (%s) refuses the fork with EBUSY naming it',
+    async (kind) => {
+      const run = await runFixture('fork-pending.js', [kind]);
+      const out = json(run.stdout);
+      const during = out.find((o) => o.during).during;
+      expect(during).toMatchObject({ code: 'EBUSY', errno: -16, syscall: 'fork' });
+      expect(during.message).toMatch(/^fork EBUSY \(requests in flight: /);
+      const named = { fs: 'FSReqCallback', crypto: 'threadpool work', zlib: 'threadpool work' }[
+        kind
+      ]!;
+      expect(during.message).toContain(named);
+      if (kind !== 'zlib') expect(out.find((o) => 'afterCompletion' in o).afterCompletion).toBe(0);
+    },
+  );
 });
 
 test('fork() on a worker thread throws ERR_FORK_IN_WORKER', async () => {
@@ -281,20 +320,39 @@ describe('fork-safe mode', () => {
 
 // /proc unmounted in a mount namespace of its own (root and util-linux's unshare): the mount
 // is gone with the namespace when the fixture ends.
-const UNMOUNT_PROC = ['--mount', '--propagation', 'private', 'sh', '-c', 'umount -l /proc && exec "$0" "$@"'];
-const canUnmountProc = process.platform === 'linux' &&
-  spawnSync('unshare', [...UNMOUNT_PROC, 'sh', '-c', 'test ! -e /proc/self'], { timeout: 10000 }).status === 0;
+const UNMOUNT_PROC = [
+  '--mount',
+  '--propagation',
+  'private',
+  'sh',
+  '-c',
+  'umount -l /proc && exec "$0" "$@"',
+];
+const canUnmountProc =
+  process.platform === 'linux' &&
+  spawnSync('unshare', [...UNMOUNT_PROC, 'sh', '-c', 'test ! -e /proc/self'], { timeout: 10000 })
+    .status === 0;
 
 (canUnmountProc ? test : test.skip)(
   `without /proc, fork() says that it needs /proc${canUnmountProc ? '' : ' (skipped: needs root and unshare to unmount /proc)'}`,
   () => {
-    const run = spawnSync('unshare', [...UNMOUNT_PROC, process.execPath, ...FORK_SAFE_FLAGS,
-      path.join(FIXTURES, 'fork-no-proc.js')], { encoding: 'utf8', timeout: 20000 });
+    const run = spawnSync(
+      'unshare',
+      [
+        ...UNMOUNT_PROC,
+        process.execPath,
+        ...FORK_SAFE_FLAGS,
+        path.join(FIXTURES, 'fork-no-proc.js'),
+      ],
+      { encoding: 'utf8', timeout: 20000 },
+    );
     expect(run.status).toBe(0);
     const [report] = json(run.stdout);
     expect(report.procMounted).toBe(false);
     expect(report.error).toEqual({
-      message: expect.stringMatching(/^fork ENOENT \(\/proc is not mounted: on Linux fork\(\) needs \/proc\/self/),
+      message: expect.stringMatching(
+        /^fork ENOENT \(\/proc is not mounted: on Linux fork\(\) needs \/proc\/self/,
+      ),
       code: 'ENOENT',
       errno: -2,
       syscall: 'fork',
@@ -325,10 +383,26 @@ test("a fork child keeps no descriptor of the library's, and a closed one is nev
 });
 
 test('stress: 200 children of a busy 300k-object parent, rotating exit paths, no hang, no crash', async () => {
-  const run = await runNode([path.join(ROOT, 'dist', 'scripts', 'stress-fork.js'), '--children', '200', '--hang-ms', '10000', '--json'], {
-    timeoutMs: 120000,
-  });
+  const run = await runNode(
+    [
+      path.join(ROOT, 'dist', 'scripts', 'stress-fork.js'),
+      '--children',
+      '200',
+      '--hang-ms',
+      '10000',
+      '--json',
+    ],
+    {
+      timeoutMs: 120000,
+    },
+  );
   const [result] = json(run.stdout);
-  expect(result).toMatchObject({ mode: `fork-safe (${FORK_SAFE_ARGS})`, children: 200, clean: 200, hangs: 0, crashes: 0 });
+  expect(result).toMatchObject({
+    mode: `fork-safe (${FORK_SAFE_ARGS})`,
+    children: 200,
+    clean: 200,
+    hangs: 0,
+    crashes: 0,
+  });
   expect(run.code).toBe(0);
 }, 130000);

@@ -60,14 +60,22 @@ export function runNode(args: string[], options: RunOptions = {}): Promise<RunRe
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       killGroup(pid);
-      reject(new Error(`timed out after ${timeoutMs} ms: node ${nodeArgs.join(' ')}\n` +
-        `stdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `timed out after ${timeoutMs} ms: node ${nodeArgs.join(' ')}\n` +
+            `stdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, timeoutMs);
     let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     const finish = () => {
       clearTimeout(timer);
-      resolve({ pid, ...(exited as { code: number | null; signal: NodeJS.Signals | null }),
-        stdout, stderr });
+      resolve({
+        pid,
+        ...(exited as { code: number | null; signal: NodeJS.Signals | null }),
+        stdout,
+        stderr,
+      });
     };
     child.on('error', (error) => {
       clearTimeout(timer);

@@ -9,7 +9,17 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { native } from '../src/native';
-import { DIST, FIXTURES, ROOT, RunOptions, RunResult, killGroup, runFixture, runNode, until } from './helpers';
+import {
+  DIST,
+  FIXTURES,
+  ROOT,
+  RunOptions,
+  RunResult,
+  killGroup,
+  runFixture,
+  runNode,
+  until,
+} from './helpers';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 const linux = process.platform === 'linux';
@@ -42,7 +52,12 @@ function readText(file: string): string {
   }
 }
 
-interface FdReport { pid: number; forkSafe: boolean; ownFd: string | null; fds: Record<string, string> }
+interface FdReport {
+  pid: number;
+  forkSafe: boolean;
+  ownFd: string | null;
+  fds: Record<string, string>;
+}
 
 /** Two files opened here, passed to a child as its fds 3 and 4. */
 function inheritedFiles(): { files: string[]; stdio: RunOptions['stdio'] } {
@@ -55,40 +70,56 @@ function inheritedFiles(): { files: string[]; stdio: RunOptions['stdio'] } {
 }
 
 describe('ensureForkSafe()', () => {
-  onLinux('keeps the descriptors the program was started with, not the ones it opened', async () => {
-    const { files, stdio } = inheritedFiles();
-    const own = path.join(tmp, 'own');
-    fs.writeFileSync(own, 'own');
-    const result = await runFixture('launch-fds.js', [own], { forkSafe: false, stdio });
-    expect(result.stderr).toBe('');
-    const report = JSON.parse(result.stdout) as FdReport;
-    expect(report.pid).toBe(result.pid);
-    expect(report.forkSafe).toBe(true);
-    expect(report.fds['3']).toBe(files[0]);
-    expect(report.fds['4']).toBe(files[1]);
-    expect(report.ownFd).not.toBeNull();
-    expect(report.fds[report.ownFd as string]).not.toBe(own);
-  });
+  onLinux(
+    'keeps the descriptors the program was started with, not the ones it opened',
+    async () => {
+      const { files, stdio } = inheritedFiles();
+      const own = path.join(tmp, 'own');
+      fs.writeFileSync(own, 'own');
+      const result = await runFixture('launch-fds.js', [own], { forkSafe: false, stdio });
+      expect(result.stderr).toBe('');
+      const report = JSON.parse(result.stdout) as FdReport;
+      expect(report.pid).toBe(result.pid);
+      expect(report.forkSafe).toBe(true);
+      expect(report.fds['3']).toBe(files[0]);
+      expect(report.fds['4']).toBe(files[1]);
+      expect(report.ownFd).not.toBeNull();
+      expect(report.fds[report.ownFd as string]).not.toBe(own);
+    },
+  );
 
-  test.each(['json', 'advanced'])('a child_process.fork() worker keeps its IPC channel (%s)', async (mode) => {
-    const result = await runFixture('launch-ipc.js', ['ensure', mode], { forkSafe: false });
-    expect(result.stderr).toBe('');
-    const report = JSON.parse(result.stdout) as {
-      workerPid: number; exitCode: number;
-      reply: { forkSafe: boolean; pid: number; message: { hello: string }; dateIsDate: boolean } | null;
-    };
-    expect(report.exitCode).toBe(0);
-    expect(report.reply).not.toBeNull();
-    expect(report.reply?.forkSafe).toBe(true);
-    expect(report.reply?.pid).toBe(report.workerPid);
-    // The message sent before the worker re-executed arrives, decoded as it was sent.
-    expect(report.reply?.message.hello).toBe('worker');
-    expect(report.reply?.dateIsDate).toBe(mode === 'advanced');
-  });
+  test.each(['json', 'advanced'])(
+    'a child_process.fork() worker keeps its IPC channel (%s)',
+    async (mode) => {
+      const result = await runFixture('launch-ipc.js', ['ensure', mode], { forkSafe: false });
+      expect(result.stderr).toBe('');
+      const report = JSON.parse(result.stdout) as {
+        workerPid: number;
+        exitCode: number;
+        reply: {
+          forkSafe: boolean;
+          pid: number;
+          message: { hello: string };
+          dateIsDate: boolean;
+        } | null;
+      };
+      expect(report.exitCode).toBe(0);
+      expect(report.reply).not.toBeNull();
+      expect(report.reply?.forkSafe).toBe(true);
+      expect(report.reply?.pid).toBe(report.workerPid);
+      // The message sent before the worker re-executed arrives, decoded as it was sent.
+      expect(report.reply?.message.hello).toBe('worker');
+      expect(report.reply?.dateIsDate).toBe(mode === 'advanced');
+    },
+  );
 
-  test.each([[[]], [['-', 'arg']]])('a program read from standard input throws a clear error (node %j)', async (args) => {
-    const program = path.join(tmp, 'stdin-program.js');
-    fs.writeFileSync(program, `
+  test.each([[[]], [['-', 'arg']]])(
+    'a program read from standard input throws a clear error (node %j)',
+    async (args) => {
+      const program = path.join(tmp, 'stdin-program.js');
+      fs.writeFileSync(
+        program,
+        `
       const { ensureForkSafe } = require(${JSON.stringify(DIST)});
       try {
         ensureForkSafe();
@@ -96,27 +127,44 @@ describe('ensureForkSafe()', () => {
       } catch (error) {
         console.log(error.code + ': ' + error.message);
         process.exitCode = 3;
-      }`);
-    const stdin = fs.openSync(program, 'r');
-    try {
-      const result = await runNode(args, { forkSafe: false, stdio: [stdin, 'pipe', 'pipe'] });
-      expect(result.stderr).toBe('');
-      expect(result.code).toBe(3);
-      expect(result.stdout).toMatch(/^ERR_FORK_SAFE_STDIN: .*read from standard input.*run it from a file/);
-    } finally {
-      fs.closeSync(stdin);
-    }
-  });
+      }`,
+      );
+      const stdin = fs.openSync(program, 'r');
+      try {
+        const result = await runNode(args, { forkSafe: false, stdio: [stdin, 'pipe', 'pipe'] });
+        expect(result.stderr).toBe('');
+        expect(result.code).toBe(3);
+        expect(result.stdout).toMatch(
+          /^ERR_FORK_SAFE_STDIN: .*read from standard input.*run it from a file/,
+        );
+      } finally {
+        fs.closeSync(stdin);
+      }
+    },
+  );
 
   test('node -e, node -p and a preload before a standard-input program are re-executed', async () => {
     const pf = `require(${JSON.stringify(DIST)})`;
-    const evaluated = await runNode(['-e', `${pf}.ensureForkSafe();
+    const evaluated = await runNode(
+      [
+        '-e',
+        `${pf}.ensureForkSafe();
       console.log(JSON.stringify({ pid: process.pid, forkSafe: ${pf}.isForkSafe(), args: process.argv.slice(1) }))`,
-    'a', 'b'], { forkSafe: false });
+        'a',
+        'b',
+      ],
+      { forkSafe: false },
+    );
     expect(evaluated.stderr).toBe('');
-    expect(JSON.parse(evaluated.stdout)).toEqual({ pid: evaluated.pid, forkSafe: true, args: ['a', 'b'] });
+    expect(JSON.parse(evaluated.stdout)).toEqual({
+      pid: evaluated.pid,
+      forkSafe: true,
+      args: ['a', 'b'],
+    });
 
-    const printed = await runNode(['-p', `${pf}.ensureForkSafe(), ${pf}.isForkSafe()`], { forkSafe: false });
+    const printed = await runNode(['-p', `${pf}.ensureForkSafe(), ${pf}.isForkSafe()`], {
+      forkSafe: false,
+    });
     expect(printed.stderr).toBe('');
     expect(printed.stdout).toBe('true\n');
 
@@ -125,8 +173,10 @@ describe('ensureForkSafe()', () => {
     fs.writeFileSync(program, `console.log(${pf}.isForkSafe())`);
     const stdin = fs.openSync(program, 'r');
     try {
-      const preloaded = await runNode(['-r', path.join(FIXTURES, 'forksafe-preload.js')],
-        { forkSafe: false, stdio: [stdin, 'pipe', 'pipe'] });
+      const preloaded = await runNode(['-r', path.join(FIXTURES, 'forksafe-preload.js')], {
+        forkSafe: false,
+        stdio: [stdin, 'pipe', 'pipe'],
+      });
       expect(preloaded.stderr).toBe('');
       expect(preloaded.stdout).toBe('true\n');
     } finally {
@@ -150,8 +200,11 @@ describe('posix-fork run', () => {
   test('a child_process.fork() of `posix-fork run worker.js` keeps its IPC channel', async () => {
     const result = await runFixture('launch-ipc.js', ['run', 'json'], { forkSafe: false });
     expect(result.stderr).toBe('');
-    const report = JSON.parse(result.stdout) as { workerPid: number; exitCode: number;
-      reply: { forkSafe: boolean; pid: number; message: { hello: string } } | null };
+    const report = JSON.parse(result.stdout) as {
+      workerPid: number;
+      exitCode: number;
+      reply: { forkSafe: boolean; pid: number; message: { hello: string } } | null;
+    };
     expect(report.exitCode).toBe(0);
     expect(report.reply?.forkSafe).toBe(true);
     expect(report.reply?.pid).toBe(report.workerPid);
@@ -176,9 +229,15 @@ function readFrom(port: number, giveUp: Promise<unknown>): Promise<string> {
  * `python3 pty-drive.py <command…>`: the command on a new pseudo-terminal, in the foreground.
  * Its session is a process group of its own, killed in afterAll like the driver's.
  */
-function onTerminal(command: string[]): { pid: Promise<number>; exit: Promise<number>; type: (key: string) => void } {
-  const driver = spawn('python3', [path.join(FIXTURES, 'pty-drive.py'), ...command],
-    { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+function onTerminal(command: string[]): {
+  pid: Promise<number>;
+  exit: Promise<number>;
+  type: (key: string) => void;
+} {
+  const driver = spawn('python3', [path.join(FIXTURES, 'pty-drive.py'), ...command], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   groups.add(driver.pid as number);
   let output = '';
   let onPid: (pid: number) => void = () => undefined;
@@ -202,8 +261,11 @@ function onTerminal(command: string[]): { pid: Promise<number>; exit: Promise<nu
 describe('posix-fork reap', () => {
   onLinux('passes LISTEN_FDS sockets to the command, with LISTEN_PID set to its pid', async () => {
     const portFile = path.join(tmp, 'port');
-    const running = runFixture('socket-activate.js',
-      [portFile, process.execPath, path.join(FIXTURES, 'socket-activated.js')], { forkSafe: false });
+    const running = runFixture(
+      'socket-activate.js',
+      [portFile, process.execPath, path.join(FIXTURES, 'socket-activated.js')],
+      { forkSafe: false },
+    );
     await until(() => readText(portFile) !== '', 20000);
     const reply = await readFrom(Number(readText(portFile)), running);
     const result = await running;
@@ -214,39 +276,54 @@ describe('posix-fork reap', () => {
     expect(Number(match?.[1])).not.toBe(result.pid); // the command, not reap itself
   });
 
-  onLinuxWithPty('on a terminal: a kill by another process is forwarded once, a typed key reaches the command once', async () => {
-    const log = path.join(tmp, 'signals.log');
-    const lines = () => readText(log).split('\n').filter(Boolean);
-    const terminal = onTerminal([process.execPath, CLI, 'reap', '--',
-      process.execPath, path.join(FIXTURES, 'signal-log.js'), log]);
-    const reaper = await terminal.pid;
-    await until(() => lines().includes('ready'), 20000);
-    // After `signal` is seen, SIGUSR1 is sent through reap too: a second copy of `signal`
-    // forwarded by reap would reach the command before it.
-    const once = async (send: () => void, signal: string) => {
-      const before = lines().length;
-      send();
-      await until(() => lines().slice(before).includes(signal), 10000);
-      process.kill(reaper, 'SIGUSR1');
-      await until(() => lines().slice(before).includes('SIGUSR1'), 10000);
-      expect(lines().slice(before)).toEqual([signal, 'SIGUSR1']);
-    };
-    for (const signal of ['SIGINT', 'SIGQUIT', 'SIGWINCH'] as const) {
-      await once(() => process.kill(reaper, signal), signal);
-    }
-    await once(() => terminal.type('ctrl-c'), 'SIGINT');
-    await once(() => terminal.type('ctrl-backslash'), 'SIGQUIT');
-    process.kill(reaper, 'SIGTERM');
-    expect(await terminal.exit).toBe(0);
-    expect(lines().slice(-1)).toEqual(['SIGTERM']);
-  });
+  onLinuxWithPty(
+    'on a terminal: a kill by another process is forwarded once, a typed key reaches the command once',
+    async () => {
+      const log = path.join(tmp, 'signals.log');
+      const lines = () => readText(log).split('\n').filter(Boolean);
+      const terminal = onTerminal([
+        process.execPath,
+        CLI,
+        'reap',
+        '--',
+        process.execPath,
+        path.join(FIXTURES, 'signal-log.js'),
+        log,
+      ]);
+      const reaper = await terminal.pid;
+      await until(() => lines().includes('ready'), 20000);
+      // After `signal` is seen, SIGUSR1 is sent through reap too: a second copy of `signal`
+      // forwarded by reap would reach the command before it.
+      const once = async (send: () => void, signal: string) => {
+        const before = lines().length;
+        send();
+        await until(() => lines().slice(before).includes(signal), 10000);
+        process.kill(reaper, 'SIGUSR1');
+        await until(() => lines().slice(before).includes('SIGUSR1'), 10000);
+        expect(lines().slice(before)).toEqual([signal, 'SIGUSR1']);
+      };
+      for (const signal of ['SIGINT', 'SIGQUIT', 'SIGWINCH'] as const) {
+        await once(() => process.kill(reaper, signal), signal);
+      }
+      await once(() => terminal.type('ctrl-c'), 'SIGINT');
+      await once(() => terminal.type('ctrl-backslash'), 'SIGQUIT');
+      process.kill(reaper, 'SIGTERM');
+      expect(await terminal.exit).toBe(0);
+      expect(lines().slice(-1)).toEqual(['SIGTERM']);
+    },
+  );
 
   test('the native signal-sender record checks its arguments before any system call', () => {
     const functions = [native.signalInfoWatch, native.signalInfoUnwatch, native.signalInfoTake];
     const wrong: Array<[unknown[], string]> = [
-      [[], 'ERR_MISSING_ARGS'], [['2'], 'ERR_INVALID_ARG_TYPE'], [[null], 'ERR_INVALID_ARG_TYPE'],
-      [[2, 2], 'ERR_TOO_MANY_ARGS'], [[0], 'ERR_OUT_OF_RANGE'], [[1.5], 'ERR_OUT_OF_RANGE'],
-      [[-1], 'ERR_OUT_OF_RANGE'], [[2 ** 40], 'ERR_OUT_OF_RANGE'],
+      [[], 'ERR_MISSING_ARGS'],
+      [['2'], 'ERR_INVALID_ARG_TYPE'],
+      [[null], 'ERR_INVALID_ARG_TYPE'],
+      [[2, 2], 'ERR_TOO_MANY_ARGS'],
+      [[0], 'ERR_OUT_OF_RANGE'],
+      [[1.5], 'ERR_OUT_OF_RANGE'],
+      [[-1], 'ERR_OUT_OF_RANGE'],
+      [[2 ** 40], 'ERR_OUT_OF_RANGE'],
     ];
     for (const fn of functions) {
       for (const [args, code] of wrong) {
@@ -277,7 +354,9 @@ describe('posix-fork reap', () => {
     const file = script('bad-interpreter', `#!${tmp}\n`);
     const result = await cli(['reap', '--', file]);
     expect(result.code).toBe(126);
-    expect(result.stderr).toBe(`posix-fork reap: cannot execute ${file}: execve EACCES (Permission denied)\n`);
+    expect(result.stderr).toBe(
+      `posix-fork reap: cannot execute ${file}: execve EACCES (Permission denied)\n`,
+    );
   });
 });
 

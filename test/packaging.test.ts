@@ -29,7 +29,11 @@ function shipped(file: string): boolean {
     const star = entry.indexOf('/*');
     if (star >= 0) {
       const [dir, ending] = [entry.slice(0, star + 1), entry.slice(star + 2)];
-      return relative.startsWith(dir) && !relative.slice(dir.length).includes('/') && relative.endsWith(ending);
+      return (
+        relative.startsWith(dir) &&
+        !relative.slice(dir.length).includes('/') &&
+        relative.endsWith(ending)
+      );
     }
     return relative === entry;
   });
@@ -102,14 +106,32 @@ describe('entry points', () => {
     const seen = JSON.parse(result.stdout);
     expect(seen.count).toBeGreaterThanOrEqual(40);
     expect(seen.getters).toEqual([
-      'Pool', 'PreforkServer', 'Process', 'Reaper', 'activeChildren', 'currentProcess', 'daemonize', 'pmap',
-      'prefork', 'processInfo', 'reapChildren', 'reaperDiagnostics', 'setChildSubreaper', 'waitFor',
+      'Pool',
+      'PreforkServer',
+      'Process',
+      'Reaper',
+      'activeChildren',
+      'currentProcess',
+      'daemonize',
+      'pmap',
+      'prefork',
+      'processInfo',
+      'reapChildren',
+      'reaperDiagnostics',
+      'setChildSubreaper',
+      'waitFor',
     ]);
     expect(seen.loadedAtStart).toEqual([]);
     expect(seen.kinds).toEqual(['function']);
     expect(seen.gettersAfterUse).toEqual([]);
     expect(seen.loadedAfterUse).toEqual([
-      'daemon/index.js', 'pidfile/index.js', 'pool/index.js', 'prefork/index.js', 'proc.js', 'process/index.js', 'procinfo.js',
+      'daemon/index.js',
+      'pidfile/index.js',
+      'pool/index.js',
+      'prefork/index.js',
+      'proc.js',
+      'process/index.js',
+      'procinfo.js',
       'reaper.js',
     ]);
   });

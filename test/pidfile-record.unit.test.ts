@@ -14,9 +14,14 @@ describe('pidfile record', () => {
     expect(formatRecord({ pid: 17, start: null, sid: 5, boot: 'x' })).toBe('17\n');
   });
 
-  test('another program\'s second line, or ours without a start time, proves nothing', () => {
+  test("another program's second line, or ours without a start time, proves nothing", () => {
     expect(parseRecord('17\nsomething else\n')?.start).toBeNull();
-    expect(parseRecord('17\nposix-fork sid=3\n')).toEqual({ pid: 17, start: null, sid: null, boot: null });
+    expect(parseRecord('17\nposix-fork sid=3\n')).toEqual({
+      pid: 17,
+      start: null,
+      sid: null,
+      boot: null,
+    });
   });
 
   test('the smallest pid is 1, the largest 2^31-1; anything else is no record', () => {

@@ -2,8 +2,18 @@
 // refusals, and Python's default chunksize.
 import { readOptions } from '../src/args';
 import {
-  MAP_OPTIONS, MAX_CHUNKSIZE, MAX_PROCESSES, PMAP_OPTIONS, POOL_OPTIONS, checkArgumentLists, checkChunksize,
-  checkProcesses, checkSignal, defaultChunksize, defaultProcesses, toItems,
+  MAP_OPTIONS,
+  MAX_CHUNKSIZE,
+  MAX_PROCESSES,
+  PMAP_OPTIONS,
+  POOL_OPTIONS,
+  checkArgumentLists,
+  checkChunksize,
+  checkProcesses,
+  checkSignal,
+  defaultChunksize,
+  defaultProcesses,
+  toItems,
 } from '../src/pool/options';
 import { thrown } from './unit-helpers';
 
@@ -17,10 +27,15 @@ test("default chunksize follows Python's rule: ceil(n / (4 × processes))", () =
 });
 
 test('the option names each call reads (any object; what it inherits is ignored)', () => {
-  expect({ ...readOptions(Object.create({ processes: 0 }), POOL_OPTIONS, 'options', true) }).toEqual({});
-  expect(readOptions({ processes: 2 }, POOL_OPTIONS)).toEqual(Object.assign(Object.create(null), { processes: 2 }));
-  expect(thrown(() => readOptions({ chunksize: 2 }, POOL_OPTIONS)).message)
-    .toBe("The \"options\" argument has an unknown property 'chunksize' (known: processes)");
+  expect({
+    ...readOptions(Object.create({ processes: 0 }), POOL_OPTIONS, 'options', true),
+  }).toEqual({});
+  expect(readOptions({ processes: 2 }, POOL_OPTIONS)).toEqual(
+    Object.assign(Object.create(null), { processes: 2 }),
+  );
+  expect(thrown(() => readOptions({ chunksize: 2 }, POOL_OPTIONS)).message).toBe(
+    'The "options" argument has an unknown property \'chunksize\' (known: processes)',
+  );
   expect(() => readOptions({ chunksize: 1, signal: undefined }, MAP_OPTIONS)).not.toThrow();
   expect(() => readOptions({ processes: 1, chunksize: 1 }, PMAP_OPTIONS)).not.toThrow();
 });
@@ -42,10 +57,12 @@ describe('processes', () => {
     });
     expect(thrown(() => checkProcesses(MAX_PROCESSES + 1)).code).toBe('ERR_OUT_OF_RANGE');
     expect(thrown(() => checkProcesses(2.5)).code).toBe('ERR_OUT_OF_RANGE');
-    expect(thrown(() => checkProcesses('2')).message)
-      .toBe('The "options.processes" property must be of type number. Received type string (\'2\')');
-    expect(thrown(() => checkProcesses(null, 'processes')).message)
-      .toBe('The "processes" argument must be of type number. Received null');
+    expect(thrown(() => checkProcesses('2')).message).toBe(
+      'The "options.processes" property must be of type number. Received type string (\'2\')',
+    );
+    expect(thrown(() => checkProcesses(null, 'processes')).message).toBe(
+      'The "processes" argument must be of type number. Received null',
+    );
   });
 });
 
@@ -62,8 +79,9 @@ test('signal: an AbortSignal or nothing', () => {
   const controller = new AbortController();
   expect(checkSignal(undefined)).toBeNull();
   expect(checkSignal(controller.signal)).toBe(controller.signal);
-  expect(thrown(() => checkSignal({ aborted: false })).message)
-    .toBe('The "options.signal" property must be an instance of AbortSignal. Received an instance of Object');
+  expect(thrown(() => checkSignal({ aborted: false })).message).toBe(
+    'The "options.signal" property must be an instance of AbortSignal. Received an instance of Object',
+  );
 });
 
 describe('items', () => {
@@ -91,8 +109,9 @@ describe('items', () => {
 
   test('starmap: every item an iterable of arguments, strings refused', () => {
     expect(() => checkArgumentLists([[1, 2], new Set([3])])).not.toThrow();
-    expect(thrown(() => checkArgumentLists([[1], 'ab'])).message)
-      .toBe('The "iterable[1]" argument must be an iterable of arguments. Received type string (\'ab\')');
+    expect(thrown(() => checkArgumentLists([[1], 'ab'])).message).toBe(
+      'The "iterable[1]" argument must be an iterable of arguments. Received type string (\'ab\')',
+    );
     expect(thrown(() => checkArgumentLists([5])).code).toBe('ERR_INVALID_ARG_TYPE');
   });
 });

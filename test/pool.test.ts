@@ -6,7 +6,10 @@ async function scenario(name: string) {
   const run = await runFixture('pool-scenarios.js', [name]);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
-  const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const lines = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   expect(lines[lines.length - 1]).toEqual({ done: name });
   return lines.slice(0, -1);
 }
@@ -14,7 +17,17 @@ async function scenario(name: string) {
 describe('results', () => {
   test('map, starmap, apply, imap, imapUnordered and pmap equal the serial computation', async () => {
     const [r] = await scenario('results');
-    for (const key of ['objects', 'chunk1', 'chunk7', 'chunk100', 'chunk1000', 'numbers', 'smalls', 'rich', 'asyncMap']) {
+    for (const key of [
+      'objects',
+      'chunk1',
+      'chunk7',
+      'chunk100',
+      'chunk1000',
+      'numbers',
+      'smalls',
+      'rich',
+      'asyncMap',
+    ]) {
       expect([key, r[key]]).toEqual([key, true]);
     }
     expect(r.specials).toEqual([true, true, true, true]);
@@ -47,8 +60,15 @@ describe('results', () => {
 describe('failures', () => {
   test("an item's exception rejects with the child's name, message, code, stack and the item's index", async () => {
     const [r] = await scenario('errors');
-    expect(r.thrown).toMatchObject({ name: 'RangeError', message: 'bad item 13', code: 'E_BAD', index: 13 });
-    expect(r.thrown.stack).toMatch(/^RangeError: bad item 13\n\s+at .*checkItem.*pool-scenarios\.js/);
+    expect(r.thrown).toMatchObject({
+      name: 'RangeError',
+      message: 'bad item 13',
+      code: 'E_BAD',
+      index: 13,
+    });
+    expect(r.thrown.stack).toMatch(
+      /^RangeError: bad item 13\n\s+at .*checkItem.*pool-scenarios\.js/,
+    );
     expect(r.rejected).toMatchObject({ name: 'TypeError', message: 'async bad', index: 3 });
     expect(r.rejected.stack).toMatch(/pool-scenarios\.js/);
     expect(r.string).toMatchObject({ name: 'Error', message: 'plain', index: 1 });
@@ -63,10 +83,22 @@ describe('failures', () => {
 
   test('a crashed worker (SIGKILL, SIGSEGV, process.exit) rejects with the signal or code; no zombie', async () => {
     const [r] = await scenario('crash');
-    expect(r.sigkill).toMatchObject({ code: 'ERR_POOL_WORKER_DIED', signal: 'SIGKILL', index: 6, exitCode: null });
-    expect(r.sigkill.message).toMatch(/^pool worker \d+ was killed by SIGKILL while running items 6-8$/);
+    expect(r.sigkill).toMatchObject({
+      code: 'ERR_POOL_WORKER_DIED',
+      signal: 'SIGKILL',
+      index: 6,
+      exitCode: null,
+    });
+    expect(r.sigkill.message).toMatch(
+      /^pool worker \d+ was killed by SIGKILL while running items 6-8$/,
+    );
     expect(r.segv).toMatchObject({ code: 'ERR_POOL_WORKER_DIED', signal: 'SIGSEGV', index: 2 });
-    expect(r.exit).toMatchObject({ code: 'ERR_POOL_WORKER_DIED', signal: null, exitCode: 3, index: 0 });
+    expect(r.exit).toMatchObject({
+      code: 'ERR_POOL_WORKER_DIED',
+      signal: null,
+      exitCode: 3,
+      index: 0,
+    });
     expect(r.exit.message).toMatch(/exited with code 3/);
     expect(r.imap.error).toMatchObject({ signal: 'SIGKILL', index: 6 });
     expect(r.imap.seen).toEqual([0, 1, 2, 3, 4, 5].slice(0, r.imap.seen.length));
@@ -92,8 +124,14 @@ describe('failures', () => {
 describe('lifecycle and leftovers', () => {
   test('close() lets running calls finish and refuses new ones; terminate() stops them; join()', async () => {
     const [r] = await scenario('lifecycle');
-    expect(r.joinRunning).toMatchObject({ code: 'ERR_POOL_RUNNING', message: 'Pool is still running' });
-    expect(r.mapAfterClose).toMatchObject({ code: 'ERR_POOL_NOT_RUNNING', message: 'Pool not running' });
+    expect(r.joinRunning).toMatchObject({
+      code: 'ERR_POOL_RUNNING',
+      message: 'Pool is still running',
+    });
+    expect(r.mapAfterClose).toMatchObject({
+      code: 'ERR_POOL_NOT_RUNNING',
+      message: 'Pool not running',
+    });
     expect(r.imapAfterClose).toMatchObject({ code: 'ERR_POOL_NOT_RUNNING' });
     expect(r.slow).toEqual([1, 2]);
     expect(r.childrenAfterClose).toEqual([]);
@@ -111,7 +149,10 @@ describe('lifecycle and leftovers', () => {
   test("the parent's exit kills and reaps the running call's workers", async () => {
     const run = await runFixture('pool-scenarios.js', ['parent-exit']);
     expect(run.code).toBe(0);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const workers = lines.filter((l) => 'worker' in l).map((l) => l.worker);
     expect(workers).toHaveLength(2);
     expect(lines.find((l) => 'parent' in l).children.sort()).toEqual([...workers].sort());
@@ -121,20 +162,33 @@ describe('lifecycle and leftovers', () => {
   test('a parent killed by SIGKILL leaves no worker behind', async () => {
     const run = await runFixture('pool-scenarios.js', ['parent-killed']);
     expect(run.signal).toBe('SIGKILL');
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const workers = lines.filter((l) => 'worker' in l).map((l) => l.worker);
     expect(workers).toHaveLength(2);
     // Orphans are re-parented and reaped by init (or a subreaper): wait until they are gone.
-    await until(() => workers.every((pid) => procState(pid) === null || procState(pid) === 'Z'), 5000);
+    await until(
+      () => workers.every((pid) => procState(pid) === null || procState(pid) === 'Z'),
+      5000,
+    );
   });
 });
 
 describe('where a pool runs', () => {
   test('inside a Process target, inside a prefork (plain fork) child, and a pmap inside a worker', async () => {
     const [r] = await scenario('nested');
-    expect(r.process).toEqual({ code: 0, result: { values: [0, 2, 4, 6, 8, 10, 12, 14, 16, 18], children: 0 }, error: null });
+    expect(r.process).toEqual({
+      code: 0,
+      result: { values: [0, 2, 4, 6, 8, 10, 12, 14, 16, 18], children: 0 },
+      error: null,
+    });
     expect(r.prefork).toEqual({ code: 0, values: [100, 101, 102, 103, 104, 105] });
-    expect(r.nestedPmap).toEqual([[10, 20], [20, 30]]);
+    expect(r.nestedPmap).toEqual([
+      [10, 20],
+      [20, 30],
+    ]);
     expect(r.children).toEqual([]);
   });
 
@@ -151,7 +205,13 @@ test('bad input: TypeError/RangeError before any fork, nothing crashes, a good c
   expect(run.code).toBe(0);
   const r = JSON.parse(run.stdout);
   expect(r.results.length).toBeGreaterThanOrEqual(200);
-  const allowed = ['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_TOO_MANY_ARGS', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_THIS'];
+  const allowed = [
+    'ERR_INVALID_ARG_TYPE',
+    'ERR_OUT_OF_RANGE',
+    'ERR_TOO_MANY_ARGS',
+    'ERR_INVALID_ARG_VALUE',
+    'ERR_INVALID_THIS',
+  ];
   const wrong = r.results.filter(
     (e: { threw: boolean; kind: string; code: string }) =>
       !e.threw || !['TypeError', 'RangeError'].includes(e.kind) || !allowed.includes(e.code),

@@ -8,7 +8,10 @@ async function scenario(name: string, ...args: string[]) {
   const run = await runFixture('posix-syscalls.js', [name, ...args]);
   expect(run.stderr).not.toMatch(/Error/);
   expect(run.code).toBe(0);
-  return run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 describe('sessions and process groups', () => {
@@ -88,7 +91,12 @@ describe('waitpid and wait', () => {
 
   test('death by signal is decoded, and waitstatusToExitcode gives -N', async () => {
     const [r] = await scenario('signal');
-    expect(r.status).toMatchObject({ exitCode: null, signal: 'SIGTERM', signalNumber: 15, coreDumped: false });
+    expect(r.status).toMatchObject({
+      exitCode: null,
+      signal: 'SIGTERM',
+      signalNumber: 15,
+      coreDumped: false,
+    });
     expect(r.exitcode).toBe(-15);
   });
 
@@ -98,11 +106,15 @@ describe('waitpid and wait', () => {
     const run = await runNode(['-e', ''], { forkSafe: false }); // warm-up: node is runnable
     expect(run.code).toBe(0);
     const { spawnSync } = await import('child_process');
-    const shell = spawnSync('sh', ['-c', `ulimit -c 4096 && exec "$0" ${FORK_SAFE_ARGS} "$1" core`, process.execPath, fixture], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 20000 * TIME_SCALE,
-    });
+    const shell = spawnSync(
+      'sh',
+      ['-c', `ulimit -c 4096 && exec "$0" ${FORK_SAFE_ARGS} "$1" core`, process.execPath, fixture],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 20000 * TIME_SCALE,
+      },
+    );
     fs.rmSync(dir, { recursive: true, force: true });
     expect(shell.status).toBe(0);
     const r = JSON.parse(shell.stdout.trim());
@@ -114,7 +126,12 @@ describe('waitpid and wait', () => {
 
   test('WUNTRACED and WCONTINUED report stop and continue', async () => {
     const [r] = await scenario('stopped');
-    expect(r.stopped).toMatchObject({ stopped: true, stopSignal: 'SIGSTOP', exitCode: null, signal: null });
+    expect(r.stopped).toMatchObject({
+      stopped: true,
+      stopSignal: 'SIGSTOP',
+      exitCode: null,
+      signal: null,
+    });
     expect(r.continued).toMatchObject({ continued: true, stopped: false });
     expect(r.killed).toMatchObject({ signal: 'SIGKILL' });
     expect(r.notExit).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
@@ -123,7 +140,11 @@ describe('waitpid and wait', () => {
   test('wait() returns any child, then throws ECHILD', async () => {
     const [r] = await scenario('wait');
     expect(r.status).toMatchObject({ pid: r.pid, exitCode: 7 });
-    expect(r.none).toMatchObject({ code: 'ECHILD', syscall: 'wait', message: 'wait ECHILD (No child processes)' });
+    expect(r.none).toMatchObject({
+      code: 'ECHILD',
+      syscall: 'wait',
+      message: 'wait ECHILD (No child processes)',
+    });
   });
 
   test('waitpid on a process that is not our child throws ECHILD', async () => {
@@ -135,7 +156,7 @@ describe('waitpid and wait', () => {
 
 test('status macros decode the platform encoding', () => {
   // Pure functions: safe to call inside the jest worker.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const pf = require('../dist/src');
   expect(pf.WIFEXITED(3 << 8)).toBe(true);
   expect(pf.WEXITSTATUS(3 << 8)).toBe(3);
@@ -150,7 +171,6 @@ test('status macros decode the platform encoding', () => {
 });
 
 test('the value macros return the raw bits whatever the predicates say, as in C and Python', () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const pf = require('../dist/src');
   // [status, WEXITSTATUS, WTERMSIG, WCOREDUMP, WSTOPSIG]: what glibc's macros and Python's os.W* give.
   const table: Array<[number, number, number, boolean, number]> = [
@@ -161,8 +181,13 @@ test('the value macros return the raw bits whatever the predicates say, as in C 
     [0xffff, 0xff, 0x7f, true, 0xff], // continued
     [(3 << 8) | 0x80, 3, 0, true, 3],
   ];
-  const got = table.map(([status]) => [status, pf.WEXITSTATUS(status), pf.WTERMSIG(status),
-    pf.WCOREDUMP(status), pf.WSTOPSIG(status)]);
+  const got = table.map(([status]) => [
+    status,
+    pf.WEXITSTATUS(status),
+    pf.WTERMSIG(status),
+    pf.WCOREDUMP(status),
+    pf.WSTOPSIG(status),
+  ]);
   expect(got).toEqual(table);
   // The decoded WaitStatus still reports only what the predicates allow.
   expect(pf.waitstatusToExitcode(6 | 0x80)).toBe(-6);
@@ -174,7 +199,9 @@ test('every export rejects a table of wrong arguments with TypeError/RangeError 
   expect(run.signal).toBeNull();
   const report = JSON.parse(run.stdout.trim());
   expect(report.alive).toBe(true);
-  const failures = report.results.filter((r: { outcome: string }) => !/^(TypeError|RangeError):ERR_/.test(r.outcome));
+  const failures = report.results.filter(
+    (r: { outcome: string }) => !/^(TypeError|RangeError):ERR_/.test(r.outcome),
+  );
   expect(failures).toEqual([]);
   const perFunction = new Map<string, number>();
   for (const r of report.results) perFunction.set(r.name, (perFunction.get(r.name) ?? 0) + 1);

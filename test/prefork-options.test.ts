@@ -45,7 +45,9 @@ describe('bad input throws before anything binds', () => {
 
   test('argument count', () => {
     expect(() => (prefork as unknown as () => void)()).toThrow(TypeError);
-    expect(() => (prefork as unknown as (a: unknown, b: unknown) => void)({ listen: 0, serve }, 1)).toThrow(TypeError);
+    expect(() =>
+      (prefork as unknown as (a: unknown, b: unknown) => void)({ listen: 0, serve }, 1),
+    ).toThrow(TypeError);
   });
 
   test('options are read from own properties only', () => {
@@ -62,10 +64,20 @@ describe('bad input throws before anything binds', () => {
   });
 
   test('normalised forms of listen', () => {
-    expect(normaliseOptions({ listen: 8080, serve }).listen).toEqual({ kind: 'tcp', port: 8080, host: undefined, backlog: undefined });
-    expect(normaliseOptions({ listen: { port: 1, host: '127.0.0.1', backlog: 5 }, serve }).listen)
-      .toEqual({ kind: 'tcp', port: 1, host: '127.0.0.1', backlog: 5 });
-    expect(normaliseOptions({ listen: '/tmp/s', serve }).listen).toEqual({ kind: 'path', path: '/tmp/s', backlog: undefined });
+    expect(normaliseOptions({ listen: 8080, serve }).listen).toEqual({
+      kind: 'tcp',
+      port: 8080,
+      host: undefined,
+      backlog: undefined,
+    });
+    expect(
+      normaliseOptions({ listen: { port: 1, host: '127.0.0.1', backlog: 5 }, serve }).listen,
+    ).toEqual({ kind: 'tcp', port: 1, host: '127.0.0.1', backlog: 5 });
+    expect(normaliseOptions({ listen: '/tmp/s', serve }).listen).toEqual({
+      kind: 'path',
+      path: '/tmp/s',
+      backlog: undefined,
+    });
     expect(normaliseOptions({ listen: { fd: 3 }, serve }).listen).toEqual({ kind: 'fd', fd: 3 });
     const defaults = normaliseOptions({ listen: 0, serve });
     expect(defaults).toMatchObject({ timeoutMs: 30000, gracefulTimeoutMs: 10000, signals: true });
@@ -77,8 +89,17 @@ test('a port in use rejects ready with EADDRINUSE (nothing forked)', async () =>
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   const { port } = holder.address() as net.AddressInfo;
   try {
-    const server = prefork({ listen: { port, host: '127.0.0.1' }, workers: 2, serve, signals: false });
-    await expect(server.ready).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'listen', port });
+    const server = prefork({
+      listen: { port, host: '127.0.0.1' },
+      workers: 2,
+      serve,
+      signals: false,
+    });
+    await expect(server.ready).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+      syscall: 'listen',
+      port,
+    });
     expect(server.workers).toEqual([]);
     await server.close();
   } finally {

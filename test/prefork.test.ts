@@ -3,7 +3,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FIXTURES } from './helpers';
-import { RunningNode, alive, childrenOf, get, groupMembers, killStarted, sleep, startNode } from './server-helpers';
+import {
+  RunningNode,
+  alive,
+  childrenOf,
+  get,
+  groupMembers,
+  killStarted,
+  sleep,
+  startNode,
+} from './server-helpers';
 
 const APP = path.join(FIXTURES, 'prefork-app.js');
 
@@ -23,8 +32,11 @@ async function startApp(options: Record<string, unknown> = {}): Promise<Started>
   // The live workers, from the event lines: 'worker' adds, 'exit' removes.
   const workers = () => {
     const live = new Map<number, { id: number; pid: number; generation: number }>();
-    for (const [, kind, id, pid, generation] of master.output().matchAll(/^(worker|exit) (\d+) (\d+) (\S+)$/gm)) {
-      if (kind === 'worker') live.set(Number(pid), { id: Number(id), pid: Number(pid), generation: Number(generation) });
+    for (const [, kind, id, pid, generation] of master
+      .output()
+      .matchAll(/^(worker|exit) (\d+) (\d+) (\S+)$/gm)) {
+      if (kind === 'worker')
+        live.set(Number(pid), { id: Number(id), pid: Number(pid), generation: Number(generation) });
       else live.delete(Number(pid));
     }
     return [...live.values()];
@@ -83,10 +95,16 @@ function hammer(port: number) {
 test('N workers accept on the one socket the master bound; the master never answers', async () => {
   const { master, port, workers } = await startApp({ workers: 3 });
   const pids = workers().map((w) => w.pid);
-  expect(workers().map((w) => w.id).sort()).toEqual([0, 1, 2]);
+  expect(
+    workers()
+      .map((w) => w.id)
+      .sort(),
+  ).toEqual([0, 1, 2]);
   for (const pid of pids) expect(childrenOf(master.pid).map((c) => c.pid)).toContain(pid);
   // The same socket (one inode) in the master and in every worker.
-  const shared = [...socketsOf(master.pid)].filter((s) => pids.every((pid) => socketsOf(pid).has(s)));
+  const shared = [...socketsOf(master.pid)].filter((s) =>
+    pids.every((pid) => socketsOf(pid).has(s)),
+  );
   expect(shared.length).toBeGreaterThanOrEqual(1);
   const seen = new Set<number>();
   for (let i = 0; i < 300 && seen.size < 2; i++) {
@@ -103,7 +121,10 @@ test('a killed worker is replaced in its slot and reaped; the port keeps answeri
   const { master, port, workers } = await startApp({ workers: 2 });
   const victim = workers().find((w) => w.id === 1) as { pid: number };
   process.kill(victim.pid, 'SIGKILL');
-  await waitUntil(() => workers().some((w) => w.id === 1 && w.pid !== victim.pid), 'a new worker 1');
+  await waitUntil(
+    () => workers().some((w) => w.id === 1 && w.pid !== victim.pid),
+    'a new worker 1',
+  );
   expect(master.output()).toMatch(new RegExp(`^exit 1 ${victim.pid} SIGKILL$`, 'm'));
   expect(alive(victim.pid)).toBe(false);
   expect(childrenOf(master.pid).filter((c) => c.state === 'Z')).toEqual([]);
@@ -125,7 +146,10 @@ test('SIGHUP: a rolling reload to the next generation without one refused connec
   const load = hammer(port);
   await waitUntil(() => load.answers.length >= 5, 'answers before the reload');
   process.kill(master.pid, 'SIGHUP');
-  await waitUntil(() => workers().length === 2 && workers().every((w) => w.generation === 1), 'generation 1');
+  await waitUntil(
+    () => workers().length === 2 && workers().every((w) => w.generation === 1),
+    'generation 1',
+  );
   await waitUntil(() => old.every((pid) => !alive(pid)), 'the old workers gone');
   const before = load.answers.length;
   await waitUntil(() => load.answers.length >= before + 5, 'answers after the reload');
@@ -145,7 +169,11 @@ test('SIGTTIN adds a worker, SIGTTOU removes one', async () => {
   process.kill(master.pid, 'SIGTTOU');
   await master.waitFor(new RegExp(`^exit 2 ${third.pid} 0$`, 'm'));
   await waitUntil(() => childrenOf(master.pid).length === 2, 'two children');
-  expect(workers().map((w) => w.id).sort()).toEqual([0, 1]);
+  expect(
+    workers()
+      .map((w) => w.id)
+      .sort(),
+  ).toEqual([0, 1]);
 });
 
 test('SIGTERM: in-flight requests finish, then master and workers exit; nothing is left', async () => {
@@ -184,10 +212,16 @@ test('SIGUSR2: a new master adopts the socket, the old one leaves, the port neve
   const load = hammer(port);
   await waitUntil(() => load.answers.length >= 5, 'answers before the hand-over');
   process.kill(master.pid, 'SIGUSR2');
-  const [, newPort, newMaster] = await master.waitFor(new RegExp(`^ready (\\d+) (?!${master.pid} )(\\d+) `, 'm'), 60000);
+  const [, newPort, newMaster] = await master.waitFor(
+    new RegExp(`^ready (\\d+) (?!${master.pid} )(\\d+) `, 'm'),
+    60000,
+  );
   expect(Number(newPort)).toBe(port);
   expect(await master.exited).toEqual({ code: 0, signal: null });
-  await waitUntil(() => load.answers.some((a) => a.ppid === Number(newMaster)), 'answers from the new master\'s workers');
+  await waitUntil(
+    () => load.answers.some((a) => a.ppid === Number(newMaster)),
+    "answers from the new master's workers",
+  );
   await load.stop();
   expect(load.errors).toEqual([]);
   expect(alive(Number(newMaster))).toBe(true);
@@ -199,9 +233,21 @@ test('posix-fork serve app.js: the app loaded once in the master, the pidfile na
   const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'posix-fork-serve-'));
   const pidfile = path.join(dir, 'serve.pid');
   const cli = path.join(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
-  const master = startNode([cli, 'serve', path.join(FIXTURES, 'serve-app.js'), '--workers', '2',
-    '--listen', '127.0.0.1:0', '--pidfile', pidfile]);
-  const [, port, masterPid] = await master.waitFor(/2 workers on 127\.0\.0\.1:(\d+) \(master pid (\d+)\)/, 60000);
+  const master = startNode([
+    cli,
+    'serve',
+    path.join(FIXTURES, 'serve-app.js'),
+    '--workers',
+    '2',
+    '--listen',
+    '127.0.0.1:0',
+    '--pidfile',
+    pidfile,
+  ]);
+  const [, port, masterPid] = await master.waitFor(
+    /2 workers on 127\.0\.0\.1:(\d+) \(master pid (\d+)\)/,
+    60000,
+  );
   expect(Number(masterPid)).toBe(master.pid);
   expect(fs.readFileSync(pidfile, 'utf8').split('\n')[0]).toBe(String(master.pid));
   const answer = JSON.parse((await get(Number(port))).body);
@@ -216,7 +262,10 @@ test('posix-fork serve app.js: the app loaded once in the master, the pidfile na
 
 test('posix-fork serve: usage errors before anything binds', async () => {
   const cli = path.join(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
-  for (const args of [['--listen', 'nowhere:x'], ['--workers', '0']]) {
+  for (const args of [
+    ['--listen', 'nowhere:x'],
+    ['--workers', '0'],
+  ]) {
     const run = startNode([cli, 'serve', path.join(FIXTURES, 'serve-app.js'), ...args]);
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(run.output()).toMatch(/^posix-fork serve: invalid --(listen|workers)/m);
@@ -230,10 +279,15 @@ test('a unix socket path: bound once, served by the workers, removed by a gracef
   await master.waitFor(/^ready \S+ /m, 60000);
   expect(fs.statSync(socketPath).isSocket()).toBe(true);
   const body = await new Promise<string>((resolve, reject) => {
-    require('http').get({ socketPath, path: '/', agent: false }, (res: import('http').IncomingMessage) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
-    }).on('error', reject);
+    require('http')
+      .get({ socketPath, path: '/', agent: false }, (res: import('http').IncomingMessage) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => (text += chunk))
+          .on('end', () => resolve(text));
+      })
+      .on('error', reject);
   });
   expect(JSON.parse(body).ppid).toBe(master.pid);
   process.kill(master.pid, 'SIGTERM');

@@ -14,23 +14,28 @@ const TAIL = 'S 1 100 100 34816 100 4194560 1 0 0 0 5 6 0 0 20 -5 3 0 123456 100
 describe('parseStat', () => {
   test('every field it reads', () => {
     expect(parseStat(7, `7 (node) ${TAIL}`)).toEqual({
-      pid: 7, comm: 'node', state: 'S', ppid: 1, pgid: 100, sid: 100, ttyNr: 34816, tpgid: 100, nice: -5,
-      numThreads: 3, startTime: '123456',
+      pid: 7,
+      comm: 'node',
+      state: 'S',
+      ppid: 1,
+      pgid: 100,
+      sid: 100,
+      ttyNr: 34816,
+      tpgid: 100,
+      nice: -5,
+      numThreads: 3,
+      startTime: '123456',
     });
   });
 
-  test.each([
-    ['my (odd) name'],
-    ['(a) (b)'],
-    ['a b) (c'],
-    [') S 1 2 3'],
-    [''],
-    ['x)'],
-  ])('the name %p, which may hold spaces and parentheses, ends at the last ")"', (name) => {
-    const stat = parseStat(7, `7 (${name}) ${TAIL}`);
-    expect(stat?.comm).toBe(name);
-    expect(stat).toMatchObject({ state: 'S', ppid: 1, startTime: '123456' });
-  });
+  test.each([['my (odd) name'], ['(a) (b)'], ['a b) (c'], [') S 1 2 3'], [''], ['x)']])(
+    'the name %p, which may hold spaces and parentheses, ends at the last ")"',
+    (name) => {
+      const stat = parseStat(7, `7 (${name}) ${TAIL}`);
+      expect(stat?.comm).toBe(name);
+      expect(stat).toMatchObject({ state: 'S', ppid: 1, startTime: '123456' });
+    },
+  );
 
   test('truncated or foreign text is null', () => {
     expect(parseStat(7, '7 (x) S 1 2')).toBeNull();
@@ -40,7 +45,11 @@ describe('parseStat', () => {
   });
 
   linux('this process, read from /proc', () => {
-    expect(readStat(process.pid)).toMatchObject({ pid: process.pid, ppid: process.ppid, state: 'R' });
+    expect(readStat(process.pid)).toMatchObject({
+      pid: process.pid,
+      ppid: process.ppid,
+      state: 'R',
+    });
     expect(readStat(2147483647)).toBeNull();
   });
 });
@@ -71,22 +80,38 @@ describe('ttyName: the name ps shows for tty_nr', () => {
 
   test('other devices are named by the lookup (udev links)', () => {
     const seen: Array<[number, number]> = [];
-    expect(ttyName((188 << 8) | 2, (major, minor) => {
-      seen.push([major, minor]);
-      return 'ttyUSB2';
-    })).toBe('ttyUSB2');
+    expect(
+      ttyName((188 << 8) | 2, (major, minor) => {
+        seen.push([major, minor]);
+        return 'ttyUSB2';
+      }),
+    ).toBe('ttyUSB2');
     expect(seen).toEqual([[188, 2]]);
   });
 
-  test.each([['??', null], ['?', null], ['s000', 'ttys000'], ['ttys001', 'ttys001'], ['console', 'console']])(
-    'macOS ps %p is %p', (column, name) => {
-      expect(psTtyName(column)).toBe(name);
-    });
+  test.each([
+    ['??', null],
+    ['?', null],
+    ['s000', 'ttys000'],
+    ['ttys001', 'ttys001'],
+    ['console', 'console'],
+  ])('macOS ps %p is %p', (column, name) => {
+    expect(psTtyName(column)).toBe(name);
+  });
 });
 
 describe('psStat: the STAT column', () => {
   const base: ProcStat = {
-    pid: 10, comm: 'x', state: 'S', ppid: 1, pgid: 10, sid: 5, ttyNr: 0, tpgid: -1, nice: 0, numThreads: 1,
+    pid: 10,
+    comm: 'x',
+    state: 'S',
+    ppid: 1,
+    pgid: 10,
+    sid: 5,
+    ttyNr: 0,
+    tpgid: -1,
+    nice: 0,
+    numThreads: 1,
     startTime: '1',
   };
   test.each([
@@ -104,7 +129,7 @@ describe('psStat: the STAT column', () => {
   });
 });
 
-describe('this process\'s descriptors and command line', () => {
+describe("this process's descriptors and command line", () => {
   linux('openFds lists 0, 1, 2 in order', () => {
     const fds = openFds();
     expect(fds.slice(0, 3)).toEqual([0, 1, 2]);

@@ -5,7 +5,10 @@ import { procState, runFixture } from './helpers';
 async function scenario(name: string) {
   const run = await runFixture('process-scenarios.js', [name]);
   expect(run.code).toBe(0);
-  const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const lines = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   expect(lines[lines.length - 1]).toEqual({ done: name });
   return { lines: lines.slice(0, -1), stderr: run.stderr, pid: run.pid };
 }
@@ -24,7 +27,12 @@ describe('the classic programs', () => {
   test('join ordering: start all then join all, and join in the loop, both run every child', async () => {
     const { lines } = await scenario('join-order');
     const [r] = lines;
-    const expected = [[0, 10], [0, 20], [0, 30], [0, 40]];
+    const expected = [
+      [0, 10],
+      [0, 20],
+      [0, 30],
+      [0, 40],
+    ];
     expect(r.startAll).toEqual(expected);
     expect(r.serial).toEqual(expected);
     expect(r.zombies).toEqual([]);
@@ -42,7 +50,9 @@ describe('the classic programs', () => {
       result: { me: 'Process-4', inner: 'Process-4:1', innerResult: 'Process-4:1', code: 0 },
     });
     expect(r.empty).toEqual({ code: 0 }); // no target: nothing runs, exit 0, result undefined
-    expect(r.inspect).toBe(`<Worker name='Worker-3' pid=${r.worker.pid} parent=${r.inspect.match(/parent=(\d+)/)[1]} stopped exitcode=0>`);
+    expect(r.inspect).toBe(
+      `<Worker name='Worker-3' pid=${r.worker.pid} parent=${r.inspect.match(/parent=(\d+)/)[1]} stopped exitcode=0>`,
+    );
   });
 
   test('start() reaps the finished children first, leaving one zombie at most', async () => {
@@ -68,15 +78,26 @@ describe("Python's rules", () => {
   test('start twice, daemon after start, join before start, daemonic children, foreign objects', async () => {
     const { lines } = await scenario('rules');
     const [r] = lines;
-    expect(r.joinBeforeStart).toEqual({ code: 'ERR_PROCESS_NOT_STARTED', message: 'can only join a started process' });
+    expect(r.joinBeforeStart).toEqual({
+      code: 'ERR_PROCESS_NOT_STARTED',
+      message: 'can only join a started process',
+    });
     expect(r.joinSyncBeforeStart.code).toBe('ERR_PROCESS_NOT_STARTED');
     expect(r.terminateBeforeStart.code).toBe('ERR_PROCESS_NOT_STARTED');
     expect(r.killBeforeStart.code).toBe('ERR_PROCESS_NOT_STARTED');
     expect(r.aliveBeforeStart).toBe(false);
     expect(r.exitCodeBeforeStart).toBeNull();
     expect(r.pidBeforeStart).toBeNull();
-    expect(r.startTwice).toEqual({ name: 'Error', code: 'ERR_PROCESS_ALREADY_STARTED', message: 'cannot start a process twice' });
-    expect(r.daemonAfterStart).toEqual({ name: 'Error', code: 'ERR_PROCESS_ALREADY_STARTED', message: 'process has already started' });
+    expect(r.startTwice).toEqual({
+      name: 'Error',
+      code: 'ERR_PROCESS_ALREADY_STARTED',
+      message: 'cannot start a process twice',
+    });
+    expect(r.daemonAfterStart).toEqual({
+      name: 'Error',
+      code: 'ERR_PROCESS_ALREADY_STARTED',
+      message: 'process has already started',
+    });
     expect(r.daemonStill).toBe(false);
     expect(r.renameAfterStart).toBeNull(); // as in Python, the name may change at any time
     expect(r.name).toBe('renamed');
@@ -86,9 +107,16 @@ describe("Python's rules", () => {
     expect(r.daemonic.result).toEqual({
       innerDaemon: true,
       current: true,
-      start: { name: 'Error', code: 'ERR_DAEMONIC_PROCESS_CHILDREN', message: 'daemonic processes are not allowed to have children' },
+      start: {
+        name: 'Error',
+        code: 'ERR_DAEMONIC_PROCESS_CHILDREN',
+        message: 'daemonic processes are not allowed to have children',
+      },
     });
-    expect(r.daemonicThrow).toEqual({ code: 1, error: 'daemonic processes are not allowed to have children' });
+    expect(r.daemonicThrow).toEqual({
+      code: 1,
+      error: 'daemonic processes are not allowed to have children',
+    });
     expect(r.inChild.code).toBe(0);
     expect(r.inChild.result.joinSibling.code).toBe('ERR_NOT_A_CHILD_PROCESS');
     expect(r.inChild.result.aliveSibling.message).toBe('can only test a child process');
@@ -107,15 +135,30 @@ describe("Python's rules", () => {
     const { lines, stderr } = await scenario('errors');
     const [r] = lines;
     expect(r.throwSync).toMatchObject({ code: 1, exitCode: 1, name: 'Process-1' });
-    expect(r.throwSync.error).toEqual({ name: 'CustomError', message: 'sync boom', code: 'E_CUSTOM', stackHasFrame: true });
+    expect(r.throwSync.error).toEqual({
+      name: 'CustomError',
+      message: 'sync boom',
+      code: 'E_CUSTOM',
+      stackHasFrame: true,
+    });
     expect(r.rejectAsync.code).toBe(1);
-    expect(r.rejectAsync.error).toEqual({ name: 'TypeError', message: 'async boom', stackHasFrame: true });
+    expect(r.rejectAsync.error).toEqual({
+      name: 'TypeError',
+      message: 'async boom',
+      stackHasFrame: true,
+    });
     expect(r.throwString.code).toBe(1);
     expect(r.throwString.error).toMatchObject({ name: 'Error', message: 'plain string' });
     expect(r.exit7).toEqual({ code: 7, exitCode: 7, error: null, name: 'Process-4' });
     expect(r.exitAsync).toEqual({ code: 9, exitCode: 9, error: null, name: 'Process-5' });
     // process.exitCode inside a target that returns does not matter: run() returned, exit 0.
-    expect(r.exitCodeIgnored).toEqual({ code: 0, exitCode: 0, result: 'ok', error: null, name: 'Process-6' });
+    expect(r.exitCodeIgnored).toEqual({
+      code: 0,
+      exitCode: 0,
+      result: 'ok',
+      error: null,
+      name: 'Process-6',
+    });
     expect(stderr).toMatch(/^Process Process-1:\n.*sync boom/m);
     expect(stderr).toMatch(/^Process Process-2:\nTypeError: async boom/m);
     expect(stderr).toMatch(/^Process Process-3:\nUncaught 'plain string'/m);
@@ -136,7 +179,10 @@ describe('results through the pipe', () => {
     expect(r.smalls).toEqual(Array(12).fill(true));
     expect(r.async).toEqual({ code: 0, result: { x: 42 } });
     expect(r.bigSync).toEqual({ code: 0, length: 2 * 1024 * 1024 });
-    expect(r.unserializable).toEqual({ code: 1, error: { name: 'Error', message: '() => 1 could not be cloned.' } });
+    expect(r.unserializable).toEqual({
+      code: 1,
+      error: { name: 'Error', message: '() => 1 could not be cloned.' },
+    });
     expect(stderr).toMatch(/Process Process-\d+:\n.*could not be cloned/);
   });
 
@@ -144,7 +190,9 @@ describe('results through the pipe', () => {
     const { lines, stderr } = await scenario('unwind');
     const parentPid = lines.find((l) => 'afterStart' in l).afterStart;
     // Only the parent ran the code after start(); the child's catch saw the unwind error.
-    expect(lines.filter((l) => 'afterStart' in l).every((l) => l.afterStart === parentPid)).toBe(true);
+    expect(lines.filter((l) => 'afterStart' in l).every((l) => l.afterStart === parentPid)).toBe(
+      true,
+    );
     const caught = lines.filter((l) => 'caught' in l);
     expect(caught).toHaveLength(1);
     expect(caught[0].caught).toBe('ERR_PROCESS_CHILD_UNWIND');
@@ -161,7 +209,9 @@ describe('results through the pipe', () => {
     const { lines } = await scenario('nested');
     const r = lines[lines.length - 1];
     // The grandchild left the child's code too: only the child itself reported after start().
-    expect(lines.filter((l) => 'afterNestedStart' in l)).toEqual([{ afterNestedStart: r.childPid }]);
+    expect(lines.filter((l) => 'afterNestedStart' in l)).toEqual([
+      { afterNestedStart: r.childPid },
+    ]);
     expect(r.code).toBe(0);
     expect(r.result).toEqual({ sync: [0, 2], async: [0, 'Process-1:2'], me: r.childPid });
     expect(r.many).toEqual(Array(8).fill(true));
@@ -175,7 +225,10 @@ describe('results through the pipe', () => {
   test("the parent's 'exit' listeners do not run in the child; the child's own do", async () => {
     const run = await runFixture('process-scenarios.js', ['exit-listeners']);
     expect(run.code).toBe(0);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const r = lines.find((l) => 'code' in l && 'parent' in l);
     expect(lines.filter((l) => 'exitListener' in l)).toEqual([
       { exitListener: 'child', pid: r.pid, code: 0 },
@@ -228,8 +281,13 @@ describe('signals, timeouts, reaping', () => {
 
 describe("the parent's end", () => {
   async function parentEnd(args: string[], withPlain: boolean) {
-    const run = await runFixture('process-exit.js', args, { env: { WITH_PLAIN: withPlain ? '1' : '0' } });
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const run = await runFixture('process-exit.js', args, {
+      env: { WITH_PLAIN: withPlain ? '1' : '0' },
+    });
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const pids = lines.find((l) => 'daemon' in l && 'parent' in l);
     return { run, lines, pids };
   }
@@ -240,9 +298,17 @@ describe("the parent's end", () => {
     expect(procState(pids.daemon)).toBeNull(); // terminated and reaped by the parent
   }
 
-  function expectPlainWaitedFor(lines: Record<string, unknown>[], pids: { parent: number; plain: number }) {
+  function expectPlainWaitedFor(
+    lines: Record<string, unknown>[],
+    pids: { parent: number; plain: number },
+  ) {
     // It ran to its end while the parent was still its parent (not re-parented to init).
-    expect(lines).toContainEqual({ task: 'plain', event: 'ending', pid: pids.plain, ppid: pids.parent });
+    expect(lines).toContainEqual({
+      task: 'plain',
+      event: 'ending',
+      pid: pids.plain,
+      ppid: pids.parent,
+    });
     expect(procState(pids.plain)).toBeNull();
   }
 
@@ -259,12 +325,15 @@ describe("the parent's end", () => {
     if (mode === 'throw') expect(run.stderr).toMatch(/Error: the parent fails/);
   });
 
-  test.each(['SIGTERM', 'SIGINT'])('%s: daemonic child terminated, the parent still dies by the signal', async (signal) => {
-    const { run, lines, pids } = await parentEnd(['signal', signal], false);
-    expect(run.code).toBeNull();
-    expect(run.signal).toBe(signal);
-    expectDaemonStopped(lines, pids);
-  });
+  test.each(['SIGTERM', 'SIGINT'])(
+    '%s: daemonic child terminated, the parent still dies by the signal',
+    async (signal) => {
+      const { run, lines, pids } = await parentEnd(['signal', signal], false);
+      expect(run.code).toBeNull();
+      expect(run.signal).toBe(signal);
+      expectDaemonStopped(lines, pids);
+    },
+  );
 
   test('a SIGTERM listener of the program keeps the decision; its process.exit still stops daemons', async () => {
     const { run, lines, pids } = await parentEnd(['own-sigterm'], false);
@@ -281,16 +350,29 @@ test('bad input: every export rejects wrong arguments with TypeError/RangeError,
   const counts = new Map<string, number>();
   for (const entry of r.results) counts.set(entry.label, (counts.get(entry.label) ?? 0) + 1);
   for (const [, n] of counts) expect(n).toBeGreaterThanOrEqual(5);
-  const perExport = (prefix: RegExp) => r.results.filter((e: { label: string }) => prefix.test(e.label)).length;
+  const perExport = (prefix: RegExp) =>
+    r.results.filter((e: { label: string }) => prefix.test(e.label)).length;
   expect(perExport(/^(new Process|options\.|unknown option)/)).toBeGreaterThanOrEqual(15);
   expect(perExport(/^currentProcess/)).toBeGreaterThanOrEqual(15);
   expect(perExport(/^activeChildren/)).toBeGreaterThanOrEqual(15);
-  const allowed = ['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_TOO_MANY_ARGS', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_THIS'];
+  const allowed = [
+    'ERR_INVALID_ARG_TYPE',
+    'ERR_OUT_OF_RANGE',
+    'ERR_TOO_MANY_ARGS',
+    'ERR_INVALID_ARG_VALUE',
+    'ERR_INVALID_THIS',
+  ];
   const wrong = r.results.filter(
     (e: { threw: boolean; kind: string; code: string }) =>
       !e.threw || !['TypeError', 'RangeError'].includes(e.kind) || !allowed.includes(e.code),
   );
   expect(wrong).toEqual([]);
-  expect(r.child).toEqual({ code: 0, result: 'fine', idleStarted: null, idleName: 'Process-1', idleDaemon: false });
+  expect(r.child).toEqual({
+    code: 0,
+    result: 'fine',
+    idleStarted: null,
+    idleName: 'Process-1',
+    idleDaemon: false,
+  });
   expect(r.active).toBe(0);
 });

@@ -6,7 +6,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { DIST, until } from './helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const pf = require(DIST) as typeof import('../src');
 
 function ps(pid: number): string[] {
@@ -48,7 +47,12 @@ describe('processInfo()', () => {
       tty: tty === '?' || tty === '??' ? null : tty,
       command: comm.slice(comm.lastIndexOf('/') + 1),
     });
-    expect(info).toMatchObject({ ppid: process.ppid, pgid: pf.getpgid(), sid: pf.getsid(), state: 'R' });
+    expect(info).toMatchObject({
+      ppid: process.ppid,
+      pgid: pf.getpgid(),
+      sid: pf.getsid(),
+      state: 'R',
+    });
   });
 
   test('a sleeping child is S, a stopped one T, a reaped one gone', async () => {
@@ -70,7 +74,10 @@ describe('processInfo()', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'procinfo-'));
     const odd = path.join(dir, 'a b) (c');
     try {
-      fs.copyFileSync(execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim(), odd);
+      fs.copyFileSync(
+        execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim(),
+        odd,
+      );
       fs.chmodSync(odd, 0o755);
       const child = await startSleeper(odd);
       const pid = child.pid as number;
@@ -96,8 +103,26 @@ describe('processInfo()', () => {
   });
 
   test('bad pids throw TypeError/RangeError', () => {
-    const bad: unknown[] = ['1', '', 1.5, -1, 0, NaN, Infinity, -Infinity, 2 ** 31, null, undefined, {}, [], true,
-      Symbol('s'), 1n, () => 1, new Number(1)];
+    const bad: unknown[] = [
+      '1',
+      '',
+      1.5,
+      -1,
+      0,
+      NaN,
+      Infinity,
+      -Infinity,
+      2 ** 31,
+      null,
+      undefined,
+      {},
+      [],
+      true,
+      Symbol('s'),
+      1n,
+      () => 1,
+      new Number(1),
+    ];
     for (const value of bad) {
       let error: NodeJS.ErrnoException | undefined;
       try {
@@ -108,7 +133,9 @@ describe('processInfo()', () => {
       expect(error?.name).toMatch(/^(TypeError|RangeError)$/);
       expect(error?.code).toMatch(/^ERR_(INVALID_ARG_TYPE|OUT_OF_RANGE)$/);
     }
-    expect(() => (pf.processInfo as () => unknown)()).toThrow(expect.objectContaining({ code: 'ERR_MISSING_ARGS' }));
+    expect(() => (pf.processInfo as () => unknown)()).toThrow(
+      expect.objectContaining({ code: 'ERR_MISSING_ARGS' }),
+    );
     expect(() => (pf.processInfo as (a: number, b: number) => unknown)(1, 2)).toThrow(
       expect.objectContaining({ code: 'ERR_TOO_MANY_ARGS' }),
     );

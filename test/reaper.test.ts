@@ -4,7 +4,12 @@ import * as fs from 'fs';
 import { procState, runFixture } from './helpers';
 
 type Brief = { pid: number; exitCode: number | null; signal: string | null };
-type Diagnostics = { watching: boolean; keepAlive: boolean; signalReapers: number; pendingWaits: number };
+type Diagnostics = {
+  watching: boolean;
+  keepAlive: boolean;
+  signalReapers: number;
+  pendingWaits: number;
+};
 
 function lines(stdout: string): Record<string, any>[] {
   return stdout
@@ -14,7 +19,9 @@ function lines(stdout: string): Record<string, any>[] {
     .map((line) => JSON.parse(line));
 }
 
-async function scenario(name: string): Promise<{ result: Record<string, any>; done: Record<string, any>; stderr: string }> {
+async function scenario(
+  name: string,
+): Promise<{ result: Record<string, any>; done: Record<string, any>; stderr: string }> {
   const run = await runFixture('reap-scenarios.js', [name], { timeoutMs: 30000 });
   const out = lines(run.stdout);
   const errors = out.filter((line) => 'error' in line);
@@ -25,12 +32,20 @@ async function scenario(name: string): Promise<{ result: Record<string, any>; do
   return { result: out[0], done, stderr: run.stderr };
 }
 
-const noWatchLeft: Diagnostics = { watching: false, keepAlive: false, signalReapers: 0, pendingWaits: 0 };
+const noWatchLeft: Diagnostics = {
+  watching: false,
+  keepAlive: false,
+  signalReapers: 0,
+  pendingWaits: 0,
+};
 
 describe('Reaper (SIGCHLD)', () => {
   test('reaps many overlapping own children while child_process children keep their own exit', async () => {
     const { result, done } = await scenario('mixed');
-    const expected = result.expected as Record<string, { exitCode: number | null; signal: string | null }>;
+    const expected = result.expected as Record<
+      string,
+      { exitCode: number | null; signal: string | null }
+    >;
     expect(Object.keys(expected).length).toBe(41);
     // Both Reapers saw every own child, with the exact status, whoever reaped it.
     for (const [pid, want] of Object.entries(expected)) {
@@ -56,7 +71,7 @@ describe('Reaper (SIGCHLD)', () => {
     for (const pid of Object.keys(expected)) expect(procState(Number(pid))).toBeNull();
   });
 
-  test("a started Reaper (signal or polling) does not keep the process alive", async () => {
+  test('a started Reaper (signal or polling) does not keep the process alive', async () => {
     const { done } = await scenario('unref');
     expect(done.diagnostics).toMatchObject({ watching: true, keepAlive: false });
   });
@@ -102,7 +117,11 @@ describe('Reaper (SIGCHLD)', () => {
 
   test("a throwing 'exit' listener does not stop the reaping of the others", async () => {
     const { result } = await scenario('throwing-listener');
-    const expected = (result.pids as number[]).map((pid, i) => ({ pid, exitCode: 40 + i, signal: null }));
+    const expected = (result.pids as number[]).map((pid, i) => ({
+      pid,
+      exitCode: 40 + i,
+      signal: null,
+    }));
     expect(result.waited).toEqual(expected);
     expect([...result.seen].sort((a: Brief, b: Brief) => a.pid - b.pid)).toEqual(expected);
     expect(result.thrown).toBe(1);
@@ -113,7 +132,14 @@ describe('Reaper (SIGCHLD)', () => {
     const run = await runFixture('reap-load.js', ['250'], { timeoutMs: 60000 });
     expect(run.code).toBe(0);
     const [result] = lines(run.stdout);
-    expect(result).toMatchObject({ done: true, count: 250, reaped: 250, missing: 0, wrongCodes: 0, zombies: [] });
+    expect(result).toMatchObject({
+      done: true,
+      count: 250,
+      reaped: 250,
+      missing: 0,
+      wrongCodes: 0,
+      zombies: [],
+    });
     expect(result.diagnostics).toEqual(noWatchLeft);
     expect(result.resources).not.toContain('ProcessWrap');
   });
@@ -124,7 +150,11 @@ describe('polling and one-shot reaping', () => {
     const { result, done } = await scenario('poll');
     expect(result.watchingWhilePolling).toBe(false);
     const byPid = (a: Brief, b: Brief) => a.pid - b.pid;
-    const want = (result.own as number[]).map((pid, i) => ({ pid, exitCode: 30 + i, signal: null }));
+    const want = (result.own as number[]).map((pid, i) => ({
+      pid,
+      exitCode: 30 + i,
+      signal: null,
+    }));
     expect([...result.seen].sort(byPid)).toEqual(want.sort(byPid));
     // After stop(), an ended child stays a zombie until someone reaps it.
     expect(result.stateWhileStopped).toBe('Z');
@@ -143,7 +173,9 @@ describe('polling and one-shot reaping', () => {
     expect(result.reaped).toEqual([{ pid: result.pid, exitCode: 3, signal: null }]);
     expect(result.after).toBeNull();
     // One sweep reaps every ended child and leaves the running one alone.
-    expect(result.sweep).toEqual((result.quick as number[]).map((pid, i) => ({ pid, exitCode: i + 1, signal: null })));
+    expect(result.sweep).toEqual(
+      (result.quick as number[]).map((pid, i) => ({ pid, exitCode: i + 1, signal: null })),
+    );
     expect(result.slowState).not.toBe('Z');
     expect(result.slowStatus).toMatchObject({ exitCode: 9 });
     expect(result.allSweep).toEqual([{ pid: result.allScope, exitCode: 6, signal: null }]);
@@ -208,16 +240,33 @@ describe('bad input', () => {
     expect(report.reaperStarted).toBe(false);
     expect(report.diagnostics).toEqual(noWatchLeft);
     const counts = new Map<string, number>();
-    const allowed = /^(TypeError:ERR_(INVALID_ARG_TYPE|INVALID_ARG_VALUE|MISSING_ARGS|TOO_MANY_ARGS)|RangeError:ERR_OUT_OF_RANGE)$/;
-    for (const { name, args, outcome } of report.results as { name: string; args: string[]; outcome: string }[]) {
+    const allowed =
+      /^(TypeError:ERR_(INVALID_ARG_TYPE|INVALID_ARG_VALUE|MISSING_ARGS|TOO_MANY_ARGS)|RangeError:ERR_OUT_OF_RANGE)$/;
+    for (const { name, args, outcome } of report.results as {
+      name: string;
+      args: string[];
+      outcome: string;
+    }[]) {
       if (name === 'Reaper (without new)') {
         expect(outcome).toMatch(/^TypeError:/); // the class constructor's own error
         continue;
       }
-      expect({ name, args, outcome }).toEqual({ name, args, outcome: expect.stringMatching(allowed) });
+      expect({ name, args, outcome }).toEqual({
+        name,
+        args,
+        outcome: expect.stringMatching(allowed),
+      });
       counts.set(name, (counts.get(name) ?? 0) + 1);
     }
-    for (const name of ['waitFor', 'processInfo', 'reapChildren', 'Reaper', 'setChildSubreaper', 'Reaper#start', 'Reaper#stop']) {
+    for (const name of [
+      'waitFor',
+      'processInfo',
+      'reapChildren',
+      'Reaper',
+      'setChildSubreaper',
+      'Reaper#start',
+      'Reaper#stop',
+    ]) {
       expect([name, counts.get(name) ?? 0]).toEqual([name, expect.any(Number)]);
       expect(counts.get(name)).toBeGreaterThanOrEqual(15);
     }

@@ -98,8 +98,11 @@ function stat(pid: number): Stat | null {
 }
 
 function allProcesses(): Stat[] {
-  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))
-    .map((name) => stat(Number(name))).filter((s): s is Stat => s !== null);
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => stat(Number(name)))
+    .filter((s): s is Stat => s !== null);
 }
 
 /** The children of `pid`, with their states. */
@@ -137,8 +140,11 @@ export function talk(port: number, lines: string[]): Promise<string[]> {
 }
 
 /** GET http://127.0.0.1:port/path: status and body. A fresh connection each time. */
-export function get(port: number, path = '/', timeoutMs = 30000):
-Promise<{ status: number; body: string }> {
+export function get(
+  port: number,
+  path = '/',
+  timeoutMs = 30000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.get({ host: '127.0.0.1', port, path, agent: false }, (response) => {
       let body = '';

@@ -35,7 +35,10 @@ export function parseUmask(text: string): number {
   const match = /^(?:0o)?([0-7]{1,4})$/i.exec(text.trim());
   const mask = match ? parseInt(match[1], 8) : NaN;
   if (!Number.isInteger(mask) || mask > 0o777) {
-    throw new CliError(`invalid --umask '${text}': expected an octal mask from 000 to 777`, USAGE_EXIT);
+    throw new CliError(
+      `invalid --umask '${text}': expected an octal mask from 000 to 777`,
+      USAGE_EXIT,
+    );
   }
   return mask;
 }
@@ -88,13 +91,18 @@ export function startDaemon(command: string[], options: DaemonOptions): never {
     return execProgram(file, [name, ...args], { inheritFds });
   } catch (error) {
     // The pidfile goes with this process's exit; the log says why.
-    process.stderr.write(`posix-fork daemon: cannot execute ${file}: ${(error as Error).message}\n`);
+    process.stderr.write(
+      `posix-fork daemon: cannot execute ${file}: ${(error as Error).message}\n`,
+    );
     process.exit(execFailureStatus(error));
   }
 }
 
 /** The LSB status of what a pidfile proves, with the line `status` prints. */
-export function describeVerdict(file: string, verdict: PidFileVerdict): { status: number; line: string } {
+export function describeVerdict(
+  file: string,
+  verdict: PidFileVerdict,
+): { status: number; line: string } {
   switch (verdict.state) {
     case 'running':
       return { status: 0, line: `running (pid ${verdict.record.pid})` };
@@ -104,13 +112,15 @@ export function describeVerdict(file: string, verdict: PidFileVerdict): { status
       const n = verdict.members.length;
       return {
         status: 1,
-        line: `dead (pid ${verdict.record.pid} is gone), ${n} process${n === 1 ? '' : 'es'} of its ` +
+        line:
+          `dead (pid ${verdict.record.pid} is gone), ${n} process${n === 1 ? '' : 'es'} of its ` +
           `session still run${n === 1 ? 's' : ''}: pids ${verdict.members.map((m) => m.pid).join(' ')}`,
       };
     }
     case 'stale': {
       const pid = verdict.record !== null ? ` (stale pid ${verdict.record.pid})` : '';
-      const locked = verdict.holders.length > 0 ? `; locked by ${describeHolders(verdict.holders)}` : '';
+      const locked =
+        verdict.holders.length > 0 ? `; locked by ${describeHolders(verdict.holders)}` : '';
       return { status: 1, line: `not running, but the pidfile ${file} exists${pid}${locked}` };
     }
     case 'absent':
@@ -162,7 +172,8 @@ function signalAll(members: readonly Identity[], signal: NodeJS.Signals): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ESRCH') continue;
-      if (code === 'EPERM') throw new CliError(`not allowed to signal pid ${member.pid} (EPERM)`, 4);
+      if (code === 'EPERM')
+        throw new CliError(`not allowed to signal pid ${member.pid} (EPERM)`, 4);
       throw error;
     }
   }
@@ -188,7 +199,9 @@ export function stopDaemon(
     case 'stale':
       if (verdict.holders.length > 0) {
         // Removing it under a launch that holds the lock would leave that daemon without a file.
-        print(`not running; the stale pidfile ${file} is locked by ${describeHolders(verdict.holders)}: left in place`);
+        print(
+          `not running; the stale pidfile ${file} is locked by ${describeHolders(verdict.holders)}: left in place`,
+        );
         return 0;
       }
       removeStalePidFile(file, verdict.record);
@@ -208,7 +221,9 @@ export function stopDaemon(
     // The daemon's exit handler may have removed the file: its session is still known.
     if (now.state === 'running' || now.state === 'dead') return serviceProcesses(now);
     const main = recordedProcess(record);
-    return [...(main !== null ? [main] : []), ...survivingMembers(record)].filter((m) => m.pid !== process.pid);
+    return [...(main !== null ? [main] : []), ...survivingMembers(record)].filter(
+      (m) => m.pid !== process.pid,
+    );
   };
   let members = serviceProcesses(verdict);
   signalAll(members, 'SIGTERM');
@@ -224,7 +239,9 @@ export function stopDaemon(
     }
   };
   if (!gone(timeoutSeconds * 1000, 'SIGTERM')) {
-    print(`still running after ${timeoutSeconds} s: sent SIGKILL to pid ${members.map((m) => m.pid).join(' ')}`);
+    print(
+      `still running after ${timeoutSeconds} s: sent SIGKILL to pid ${members.map((m) => m.pid).join(' ')}`,
+    );
     signalAll(members, 'SIGKILL');
     if (!gone(10000, 'SIGKILL')) {
       throw new CliError(`pid ${members.map((m) => m.pid).join(' ')} survived SIGKILL`, 1);

@@ -10,8 +10,11 @@ import { CliError } from './output';
  * Finds `command` as a shell would: a name with a slash is a path (relative to `cwd`),
  * anything else is searched in PATH. Throws CliError 127 (not found) or 126 (not executable).
  */
-export function resolveCommand(command: string, cwd = process.cwd(), pathEnv = process.env.PATH):
-string {
+export function resolveCommand(
+  command: string,
+  cwd = process.cwd(),
+  pathEnv = process.env.PATH,
+): string {
   if (command === '') throw new CliError('empty command name', 127);
   if (command.includes('/')) {
     const file = path.resolve(cwd, command);
@@ -70,12 +73,17 @@ export interface ExecOptions {
  * only by throwing (ENOENT, EACCES, …). fds 0-2 are passed on as they are. A file the kernel
  * cannot execute (ENOEXEC: no `#!` line) is run as `/bin/sh file args…`, as execvp(3) does.
  */
-export function execProgram(file: string, argv: readonly string[], options: ExecOptions = {}): never {
+export function execProgram(
+  file: string,
+  argv: readonly string[],
+  options: ExecOptions = {},
+): never {
   for (const fd of options.inheritFds ?? []) native.replaceFd(fd, fd, false);
   if (options.resetSignals ?? true) {
     // Only Node's own ignored signals go back to the default: every other one stays ignored.
-    const keepIgnored = [...new Set(Object.values(os.constants.signals))]
-      .filter((signal) => !native.nodeIgnoredSignals.includes(signal));
+    const keepIgnored = [...new Set(Object.values(os.constants.signals))].filter(
+      (signal) => !native.nodeIgnoredSignals.includes(signal),
+    );
     native.resetSignalState(keepIgnored);
   }
   const env = Object.entries(options.env ?? process.env)

@@ -35,7 +35,9 @@ function log(command: string): (line: string) => void {
 function demoList(colour: boolean): string {
   const style = makeStyle(colour);
   const width = Math.max(...DEMOS.map((demo) => demo.name.length));
-  return DEMOS.map((demo) => `  ${style.bold(demo.name.padEnd(width))}  ${demo.summary}`).join('\n');
+  return DEMOS.map((demo) => `  ${style.bold(demo.name.padEnd(width))}  ${demo.summary}`).join(
+    '\n',
+  );
 }
 
 function buildProgram(): Command {
@@ -48,12 +50,15 @@ function buildProgram(): Command {
     .option('--no-color', 'never colour the output (also: NO_COLOR=1)')
     .enablePositionalOptions()
     .showSuggestionAfterError()
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Start here:
   npx posix-fork demo zombie
 
 Demos:
-${demoList(false)}`);
+${demoList(false)}`,
+    );
 
   const colourFlag = (): boolean | undefined => program.opts<{ color?: boolean }>().color;
 
@@ -70,8 +75,10 @@ ${demoList(false)}`);
       }
       const demo = findDemo(name);
       if (demo === undefined) {
-        throw new CliError(`unknown demo '${name}'; the demos are: ${DEMOS.map((d) => d.name).join(', ')}`,
-          USAGE_EXIT);
+        throw new CliError(
+          `unknown demo '${name}'; the demos are: ${DEMOS.map((d) => d.name).join(', ')}`,
+          USAGE_EXIT,
+        );
       }
       ensureForkSafe(); // the demos fork in this process
       // A pseudo-terminal without a size (script(1) on a pipe) says 0 columns: no cutting then.
@@ -82,24 +89,35 @@ ${demoList(false)}`);
 
   program
     .command('daemon')
-    .description('run a command as a daemon: double fork, setsid, umask, cwd, stdio, pidfile, then exec it')
+    .description(
+      'run a command as a daemon: double fork, setsid, umask, cwd, stdio, pidfile, then exec it',
+    )
     .usage('[options] -- <command> [args...]')
     .argument('<command...>', 'the command to daemonize, and its arguments')
-    .option('--pidfile <file>', 'write the daemon\'s pid here, locked while it runs (refuses to start twice)')
-    .option('--stdout <file>', 'append the command\'s stdout to this file (default: /dev/null)')
-    .option('--stderr <file>', 'append the command\'s stderr to this file (default: /dev/null)')
+    .option(
+      '--pidfile <file>',
+      "write the daemon's pid here, locked while it runs (refuses to start twice)",
+    )
+    .option('--stdout <file>', "append the command's stdout to this file (default: /dev/null)")
+    .option('--stderr <file>', "append the command's stderr to this file (default: /dev/null)")
     .option('--cwd <dir>', 'working directory of the daemon', '/')
     .option('--umask <mask>', 'file-mode creation mask, octal', '022')
-    .option('--wait-ready', 'return only once the daemon is set up and about to exec the command; print its error and exit 1 if it fails first')
+    .option(
+      '--wait-ready',
+      'return only once the daemon is set up and about to exec the command; print its error and exit 1 if it fails first',
+    )
     .option('--no-detach', 'do not fork: become the daemon in place (under a supervisor)')
     .passThroughOptions()
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The launcher exits 0 once the daemon has written its pidfile; the pid stays the same
 when the daemon execs the command. Exit statuses: 0 started; 1 already running or the
 daemon failed; 2 usage; 126 command not executable; 127 command not found.
 
 Example:
-  posix-fork daemon --pidfile /tmp/web.pid --stdout /tmp/web.log -- python3 -m http.server 8000`)
+  posix-fork daemon --pidfile /tmp/web.pid --stdout /tmp/web.log -- python3 -m http.server 8000`,
+    )
     .action((command: string[], options: Parameters<typeof startDaemon>[1]) => {
       startDaemon(command, options);
     });
@@ -107,14 +125,23 @@ Example:
   program
     .command('status')
     .description('is the daemon of a pidfile running? (LSB exit status)')
-    .requiredOption('--pidfile <file>', 'the daemon\'s pidfile')
-    .option('--exec <path>', 'for a plain pid written by another program: the process must run this executable')
-    .option('--name <name>', 'for a plain pid written by another program: the process must have this name')
-    .addHelpText('after', `
+    .requiredOption('--pidfile <file>', "the daemon's pidfile")
+    .option(
+      '--exec <path>',
+      'for a plain pid written by another program: the process must run this executable',
+    )
+    .option(
+      '--name <name>',
+      'for a plain pid written by another program: the process must have this name',
+    )
+    .addHelpText(
+      'after',
+      `
 Running means: the pid in the file is alive with the start time recorded beside it.
 Exit statuses (as LSB init scripts): 0 running; 1 not running but the pidfile exists
 (stale, or the daemon died and processes of its session remain); 3 not running (no
-pidfile); 4 unknown (the pidfile cannot be read or trusted, or its pid cannot be proven).`)
+pidfile); 4 unknown (the pidfile cannot be read or trusted, or its pid cannot be proven).`,
+    )
     .action((options: { pidfile: string; exec?: string; name?: string }) => {
       process.exitCode = daemonStatus(options.pidfile, proofOf(options), print);
     });
@@ -122,54 +149,84 @@ pidfile); 4 unknown (the pidfile cannot be read or trusted, or its pid cannot be
   program
     .command('stop')
     .description('stop the daemon of a pidfile: SIGTERM, SIGKILL after a timeout, wait until gone')
-    .requiredOption('--pidfile <file>', 'the daemon\'s pidfile')
+    .requiredOption('--pidfile <file>', "the daemon's pidfile")
     .option('--timeout <seconds>', 'seconds to wait after SIGTERM before SIGKILL', parseSeconds, 10)
-    .option('--exec <path>', 'for a plain pid written by another program: the process must run this executable')
-    .option('--name <name>', 'for a plain pid written by another program: the process must have this name')
-    .addHelpText('after', `
+    .option(
+      '--exec <path>',
+      'for a plain pid written by another program: the process must run this executable',
+    )
+    .option(
+      '--name <name>',
+      'for a plain pid written by another program: the process must have this name',
+    )
+    .addHelpText(
+      'after',
+      `
 Ends the whole service: the daemon and every process of its session. Signals nothing
 without proof (the recorded start time, or --exec/--name for a plain pid).
 Removes the pidfile when the daemon has not (a stale pidfile is removed too).
-Exit statuses: 0 stopped, or was not running; 1 failed; 2 usage; 4 no proof, or not permitted.`)
+Exit statuses: 0 stopped, or was not running; 1 failed; 2 usage; 4 no proof, or not permitted.`,
+    )
     .action((options: { pidfile: string; timeout: number; exec?: string; name?: string }) => {
       process.exitCode = stopDaemon(options.pidfile, options.timeout, proofOf(options), print);
     });
 
   program
     .command('reap')
-    .description('run a command under a small init (like tini): forward signals, reap every orphan, exit with its status')
+    .description(
+      'run a command under a small init (like tini): forward signals, reap every orphan, exit with its status',
+    )
     .usage('[options] -- <command> [args...]')
     .argument('<command...>', 'the command to run, and its arguments')
-    .option('--subreaper', 'become a child subreaper (Linux): orphaned descendants are re-parented here and reaped')
-    .option('-g, --group', 'run the command in its own process group and forward signals to the whole group')
+    .option(
+      '--subreaper',
+      'become a child subreaper (Linux): orphaned descendants are re-parented here and reaped',
+    )
+    .option(
+      '-g, --group',
+      'run the command in its own process group and forward signals to the whole group',
+    )
     .option('-v, --verbose', 'report on stderr what is forwarded and reaped')
     .passThroughOptions()
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Forwarded signals: SIGHUP SIGINT SIGQUIT SIGTERM SIGUSR1 SIGUSR2 SIGWINCH SIGALRM SIGCONT.
 Exit status: the command's exit code, or 128+N when signal N ended it; 126/127 when it
 cannot be executed; 2 usage.
 
 Example:
-  posix-fork reap --subreaper -- npm start`)
-    .action(async (command: string[], options: { subreaper?: boolean; group?: boolean; verbose?: boolean }) => {
-      ensureForkSafe(); // reap forks the command's process in this process
-      const code = await reap(command, options, log('reap'));
-      process.exit(code);
-    });
+  posix-fork reap --subreaper -- npm start`,
+    )
+    .action(
+      async (
+        command: string[],
+        options: { subreaper?: boolean; group?: boolean; verbose?: boolean },
+      ) => {
+        ensureForkSafe(); // reap forks the command's process in this process
+        const code = await reap(command, options, log('reap'));
+        process.exit(code);
+      },
+    );
 
   program
     .command('run')
-    .description('run a Node script in the fork-safe mode (node --single-threaded), in this very process')
+    .description(
+      'run a Node script in the fork-safe mode (node --single-threaded), in this very process',
+    )
     .argument('<script>', 'the script to run')
     .argument('[args...]', 'its arguments')
     .passThroughOptions()
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Replaces this process (same pid) with:
   node --single-threaded --v8-pool-size=1 <script> [args...]
 The status is the script's own.
 
 Example:
-  posix-fork run server.js --port 8080`)
+  posix-fork run server.js --port 8080`,
+    )
     .action((script: string, args: string[]) => {
       runScript(script, args);
     });
@@ -177,22 +234,30 @@ Example:
   program
     .command('serve')
     .description('serve a Node app with prefork(): N forked workers on one listening socket')
-    .argument('<app>', 'a module exporting a request handler (req, res) or a serve({ listen, id, generation }) function')
+    .argument(
+      '<app>',
+      'a module exporting a request handler (req, res) or a serve({ listen, id, generation }) function',
+    )
     .option('--workers <n>', 'how many workers (default: the number of CPUs)', parseWorkers)
     .option('--listen <where>', 'PORT, HOST:PORT or a unix socket path', '8080')
-    .option('--pidfile <file>', 'write the master\'s pid here, locked while it runs')
-    .addHelpText('after', `
+    .option('--pidfile <file>', "write the master's pid here, locked while it runs")
+    .addHelpText(
+      'after',
+      `
 The app is loaded once, in the master, then shared copy-on-write by every worker.
 Signals to the master: SIGHUP reloads the workers one by one; SIGTTIN/SIGTTOU add or
 remove one; SIGUSR2 re-executes the master keeping the socket; SIGTERM/SIGINT stop
 gracefully.
 
 Example:
-  posix-fork serve app.js --workers 4 --listen 8080`)
-    .action(async (app: string, options: { workers?: number; listen: string; pidfile?: string }) => {
-      ensureForkSafe(); // the workers are forked in this process
-      await serve(app, options, log('serve'));
-    });
+  posix-fork serve app.js --workers 4 --listen 8080`,
+    )
+    .action(
+      async (app: string, options: { workers?: number; listen: string; pidfile?: string }) => {
+        ensureForkSafe(); // the workers are forked in this process
+        await serve(app, options, log('serve'));
+      },
+    );
 
   // One output configuration object is shared by the program and its subcommands.
   program.configureOutput({
@@ -227,7 +292,9 @@ async function main(): Promise<void> {
     if (error instanceof CommanderError) {
       // Commander has printed the help, the version or the usage error already. Help asked
       // for ends with 0, help shown for a bare `posix-fork` with 1, usage errors with 2.
-      const shown = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      const shown = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(
+        error.code,
+      );
       process.exitCode = shown ? error.exitCode : USAGE_EXIT;
       return;
     }

@@ -67,7 +67,10 @@ export function errorLine(command: string, error: unknown): string {
   if (error instanceof Error) {
     // Multi-line messages ("the daemon failed before it started:\n<its error and stack>")
     // keep their first line, and the line after it when the first one announces it.
-    const lines = error.message.split('\n').map((line) => line.trim()).filter(Boolean);
+    const lines = error.message
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
     message = lines[0] ?? error.name;
     if (message.endsWith(':') && lines.length > 1) message = `${message} ${lines[1]}`;
   } else {

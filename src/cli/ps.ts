@@ -79,8 +79,11 @@ export interface TableOptions {
  * The rows of `pids` as a table, with a line for each pid that is no longer in the process
  * table. Zombie rows are red, notes dim.
  */
-export function formatTable(pids: readonly number[], style: Style, options: TableOptions = {}):
-string[] {
+export function formatTable(
+  pids: readonly number[],
+  style: Style,
+  options: TableOptions = {},
+): string[] {
   const indent = options.indent ?? '  ';
   const rows: Array<PsRow | number> = pids.map((pid) => psRow(pid) ?? pid);
   const present = rows.filter((row): row is PsRow => typeof row !== 'number');
@@ -88,13 +91,18 @@ string[] {
   const ppidWidth = Math.max(5, ...present.map((row) => String(row.ppid).length));
   const pidWidth = Math.max(5, ...present.map((row) => String(row.pid).length));
   const lines = [
-    style.bold(`${indent}${'STAT'.padEnd(statWidth)} ${'PPID'.padStart(ppidWidth)} ` +
-      `${'PID'.padStart(pidWidth)}  CMD`),
+    style.bold(
+      `${indent}${'STAT'.padEnd(statWidth)} ${'PPID'.padStart(ppidWidth)} ` +
+        `${'PID'.padStart(pidWidth)}  CMD`,
+    ),
   ];
-  const noteWidth = Math.max(0, ...present.map((row) => {
-    const note = options.notes?.get(row.pid);
-    return note ? note.length + 2 : 0;
-  }));
+  const noteWidth = Math.max(
+    0,
+    ...present.map((row) => {
+      const note = options.notes?.get(row.pid);
+      return note ? note.length + 2 : 0;
+    }),
+  );
   const headWidth = indent.length + statWidth + ppidWidth + pidWidth + 4;
   let cmdWidth = Math.max(0, ...present.map((row) => row.cmd.length));
   if (options.width !== undefined) {
@@ -106,7 +114,8 @@ string[] {
       continue;
     }
     const note = options.notes?.get(row.pid);
-    const head = `${indent}${row.stat.padEnd(statWidth)} ${String(row.ppid).padStart(ppidWidth)} ` +
+    const head =
+      `${indent}${row.stat.padEnd(statWidth)} ${String(row.ppid).padStart(ppidWidth)} ` +
       `${String(row.pid).padStart(pidWidth)}  `;
     let cmd = row.cmd;
     if (cmd.length > cmdWidth) cmd = cmdWidth > 1 ? `${cmd.slice(0, cmdWidth - 1)}…` : '';

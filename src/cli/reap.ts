@@ -5,7 +5,16 @@ import * as os from 'os';
 import { inheritedChannel, inheritedFds } from '../forksafe';
 import { native } from '../native';
 import { readStat } from '../proc';
-import { Reaper, WaitStatus, fork, getpid, reapChildren, setChildSubreaper, setpgid, waitFor } from '../index';
+import {
+  Reaper,
+  WaitStatus,
+  fork,
+  getpid,
+  reapChildren,
+  setChildSubreaper,
+  setpgid,
+  waitFor,
+} from '../index';
 import { execFailureStatus, execProgram, resolveCommand } from './exec';
 import { CliError } from './output';
 
@@ -20,7 +29,15 @@ export interface ReapOptions {
  * program. Not SIGCHLD (ours), nor the job-control stops, nor the synchronous fault signals.
  */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT',
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGALRM',
+  'SIGCONT',
 ];
 
 /** Signals the terminal sends to its whole foreground process group. */
@@ -61,8 +78,11 @@ export function shellStatus(status: WaitStatus): number {
 }
 
 /** Resolves with the status to exit with once the command has ended. Call in fork-safe mode. */
-export async function reap(command: string[], options: ReapOptions, log: (line: string) => void):
-Promise<number> {
+export async function reap(
+  command: string[],
+  options: ReapOptions,
+  log: (line: string) => void,
+): Promise<number> {
   const [name, ...args] = command;
   const file = resolveCommand(name);
   if (options.subreaper) {
@@ -79,7 +99,9 @@ Promise<number> {
       process.kill(target, signal);
       if (options.verbose) {
         const from = sender ? ` (sent by pid ${sender})` : '';
-        log(`forwarded ${signal}${from} to ${options.group ? `process group ${child}` : `pid ${child}`}`);
+        log(
+          `forwarded ${signal}${from} to ${options.group ? `process group ${child}` : `pid ${child}`}`,
+        );
       }
     } catch {
       // ESRCH: it has just ended; its status is on the way.
@@ -123,7 +145,9 @@ Promise<number> {
       if (options.group) setpgid(0, 0);
       execProgram(file, [name, ...args], { inheritFds, env: commandEnv(reaperPid) });
     } catch (error) {
-      process.stderr.write(`posix-fork reap: cannot execute ${file}: ${(error as Error).message}\n`);
+      process.stderr.write(
+        `posix-fork reap: cannot execute ${file}: ${(error as Error).message}\n`,
+      );
       process.exit(execFailureStatus(error));
     }
   }

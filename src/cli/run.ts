@@ -10,7 +10,13 @@ import { CliError, USAGE_EXIT } from './output';
 /** Node would resolve `script` as a file, adding .js/.cjs/.mjs or /index.js as require() does. */
 function scriptExists(script: string): boolean {
   const file = path.resolve(script);
-  const candidates = [file, `${file}.js`, `${file}.cjs`, `${file}.mjs`, path.join(file, 'index.js')];
+  const candidates = [
+    file,
+    `${file}.js`,
+    `${file}.cjs`,
+    `${file}.mjs`,
+    path.join(file, 'index.js'),
+  ];
   return candidates.some((candidate) => {
     try {
       return fs.statSync(candidate).isFile();

@@ -20,7 +20,10 @@ export function parseListen(text: string): ListenSpec {
   const match = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(text);
   const port = match === null ? NaN : Number(match[3]);
   if (match === null || port > 65535) {
-    throw new CliError(`invalid --listen '${text}': expected PORT, HOST:PORT or a socket path`, USAGE_EXIT);
+    throw new CliError(
+      `invalid --listen '${text}': expected PORT, HOST:PORT or a socket path`,
+      USAGE_EXIT,
+    );
   }
   const host = match[1] ?? match[2];
   return host === undefined ? port : { port, host };
@@ -41,8 +44,10 @@ function loadApp(file: string): Serve {
   try {
     exported = require(path.resolve(file));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' &&
-      String((error as Error).message).includes(path.resolve(file))) {
+    if (
+      (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' &&
+      String((error as Error).message).includes(path.resolve(file))
+    ) {
       throw new CliError(`cannot find app '${file}'`, USAGE_EXIT);
     }
     throw error;
@@ -53,25 +58,40 @@ function loadApp(file: string): Serve {
   if (typeof handler === 'function') {
     return ({ listen }) => http.createServer(handler as http.RequestListener).listen(listen);
   }
-  throw new CliError(`app '${file}' exports neither a request handler nor a serve function`, USAGE_EXIT);
+  throw new CliError(
+    `app '${file}' exports neither a request handler nor a serve function`,
+    USAGE_EXIT,
+  );
 }
 
 /** Loads the app in this process (the master), then binds and forks the workers. */
-export async function serve(file: string, options: ServeOptions, log: (line: string) => void): Promise<void> {
+export async function serve(
+  file: string,
+  options: ServeOptions,
+  log: (line: string) => void,
+): Promise<void> {
   const listen = parseListen(options.listen);
   const serveApp = loadApp(file);
   // The pidfile names the master; it stays in the foreground (a supervisor's child, or a terminal).
   if (options.pidfile !== undefined) {
-    daemonize({ pidFile: options.pidfile, detach: false, workingDirectory: process.cwd(), umask: process.umask() });
+    daemonize({
+      pidFile: options.pidfile,
+      detach: false,
+      workingDirectory: process.cwd(),
+      umask: process.umask(),
+    });
   }
   const server = prefork({ listen, workers: options.workers, serve: serveApp });
   server.on('error', (error: Error) => log(error.message));
   server.on('exit', (worker, status) => {
-    if (status.exitCode !== 0) log(`worker ${worker.id} (pid ${worker.pid}) ended by ${describeEnd(status)}`);
+    if (status.exitCode !== 0)
+      log(`worker ${worker.id} (pid ${worker.pid}) ended by ${describeEnd(status)}`);
   });
   await server.ready;
   const address = server.address();
   const where = typeof address === 'string' ? address : `${address?.address}:${address?.port}`;
-  log(`${server.workers.length} workers on ${where} (master pid ${process.pid}); ` +
-    'SIGHUP reload, SIGTTIN/SIGTTOU +1/-1 worker, SIGUSR2 re-exec, SIGTERM stop');
+  log(
+    `${server.workers.length} workers on ${where} (master pid ${process.pid}); ` +
+      'SIGHUP reload, SIGTTIN/SIGTTOU +1/-1 worker, SIGUSR2 re-exec, SIGTERM stop',
+  );
 }

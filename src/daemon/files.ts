@@ -83,16 +83,24 @@ export function openLogFile(file: string): number {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ELOOP' && code !== 'ENXIO') throw error;
-    const why = code === 'ELOOP' ? 'is a symbolic link; refusing to follow it' : 'is a FIFO without a reader';
-    throw Object.assign(new Error(`log file ${file} ${why}`), { code: 'ERR_INVALID_LOG_FILE', path: file, cause: error });
+    const why =
+      code === 'ELOOP' ? 'is a symbolic link; refusing to follow it' : 'is a FIFO without a reader';
+    throw Object.assign(new Error(`log file ${file} ${why}`), {
+      code: 'ERR_INVALID_LOG_FILE',
+      path: file,
+      cause: error,
+    });
   }
   try {
     const stat = fs.fstatSync(fd);
     const euid = process.geteuid?.() ?? 0;
     if (stat.isFile() && stat.uid !== euid && stat.uid !== 0) {
       throw Object.assign(
-        new Error(`log file ${file} belongs to uid ${stat.uid}, neither this user (${euid}) nor root; refusing it`),
-        { code: 'ERR_INVALID_LOG_FILE', path: file });
+        new Error(
+          `log file ${file} belongs to uid ${stat.uid}, neither this user (${euid}) nor root; refusing it`,
+        ),
+        { code: 'ERR_INVALID_LOG_FILE', path: file },
+      );
     }
     try {
       native.reserveSpace(fd, LOG_RESERVE_BYTES);

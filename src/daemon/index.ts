@@ -47,7 +47,11 @@ export function daemonize(options?: DaemonizeOptions): Daemon {
   if (handover !== null && !isDaemonized()) return finishReexec(handover, options);
   const settings = normalizeOptions(options);
   if (isDaemonized()) {
-    throw argError(Error, 'ERR_ALREADY_DAEMONIZED', 'daemonize() was already called in this process');
+    throw argError(
+      Error,
+      'ERR_ALREADY_DAEMONIZED',
+      'daemonize() was already called in this process',
+    );
   }
   requireMainThread('daemonize()');
   const detach = settings.detach === 'auto' ? !startedBySupervisor() : settings.detach;

@@ -21,12 +21,15 @@ import { StatusMessage, describeError, sendStatus } from './status';
 export function checkPathsBeforeFork(settings: Settings): void {
   const stat = fs.statSync(settings.workingDirectory);
   if (!stat.isDirectory()) {
-    throw Object.assign(new Error(`chdir ENOTDIR: ${settings.workingDirectory} is not a directory`), {
-      code: 'ENOTDIR',
-      errno: -20,
-      syscall: 'chdir',
-      path: settings.workingDirectory,
-    });
+    throw Object.assign(
+      new Error(`chdir ENOTDIR: ${settings.workingDirectory} is not a directory`),
+      {
+        code: 'ENOTDIR',
+        errno: -20,
+        syscall: 'chdir',
+        path: settings.workingDirectory,
+      },
+    );
   }
   for (const fd of settings.keepFds) fs.fstatSync(fd); // EBADF now, not in the daemon
 }
@@ -74,7 +77,8 @@ function closeStatusEnd(resources: LaunchResources, end: 'statusRead' | 'statusW
 }
 
 function closeLaunchResources(resources: LaunchResources, keepPidFile: boolean): void {
-  for (const fd of new Set([resources.devNull, resources.stdout, resources.stderr])) closeQuietly(fd);
+  for (const fd of new Set([resources.devNull, resources.stdout, resources.stderr]))
+    closeQuietly(fd);
   closeStatusEnd(resources, 'statusRead');
   closeStatusEnd(resources, 'statusWrite');
   if (resources.pidFile !== null) {
@@ -192,34 +196,42 @@ function superviseLaunch(
     outcome.exitCode !== null ||
     outcome.signal !== null;
   const deadline = startTimeout !== undefined ? Date.now() + startTimeout.ms : null;
-  const timedOut = !readStatusLines(resources.statusRead, () => (outcome.started ? null : deadline), (message) => {
-    switch (message.event) {
-      case 'started':
-        outcome.started = true;
-        outcome.pid = message.pid ?? outcome.pid;
-        break;
-      case 'ready':
-        outcome.ready = true;
-        break;
-      case 'failed':
-        outcome.error = message.message ?? 'unknown error';
-        break;
-      case 'exit':
-        outcome.exitCode = message.code ?? 1;
-        break;
-      case 'signal':
-        outcome.signal = message.signal ?? null;
-        break;
-    }
-    return done();
-  });
+  const timedOut = !readStatusLines(
+    resources.statusRead,
+    () => (outcome.started ? null : deadline),
+    (message) => {
+      switch (message.event) {
+        case 'started':
+          outcome.started = true;
+          outcome.pid = message.pid ?? outcome.pid;
+          break;
+        case 'ready':
+          outcome.ready = true;
+          break;
+        case 'failed':
+          outcome.error = message.message ?? 'unknown error';
+          break;
+        case 'exit':
+          outcome.exitCode = message.code ?? 1;
+          break;
+        case 'signal':
+          outcome.signal = message.signal ?? null;
+          break;
+      }
+      return done();
+    },
+  );
   if (timedOut && startTimeout !== undefined) {
     closeLaunchResources(resources, false);
     endReexecuted(startTimeout.daemon);
     throw new DaemonStartError(
       `the re-executed program (pid ${knownPid}) did not reach daemonize() within ` +
         `${startTimeout.ms} ms; it was ended`,
-      knownPid ?? null, null, null, null);
+      knownPid ?? null,
+      null,
+      null,
+      null,
+    );
   }
   const succeeded = outcome.started && (!waitForReady || outcome.ready);
   // Success: the daemon holds the pidfile now; failure: the daemon is gone, remove it.
@@ -230,7 +242,8 @@ function superviseLaunch(
   let message: string;
   if (outcome.error !== null) message = `${who} failed ${stage}:\n${outcome.error}`;
   else if (outcome.signal !== null) message = `${who} was terminated by ${outcome.signal} ${stage}`;
-  else if (outcome.exitCode !== null) message = `${who} exited with code ${outcome.exitCode} ${stage}`;
+  else if (outcome.exitCode !== null)
+    message = `${who} exited with code ${outcome.exitCode} ${stage}`;
   else message = `${who} ended ${stage}`;
   throw new DaemonStartError(message, outcome.pid, outcome.error, outcome.exitCode, outcome.signal);
 }

@@ -1,7 +1,14 @@
 // daemonize() options: their types, and their checks (own properties only) into Settings.
 import * as path from 'path';
 import {
-  MAX_INT32, checkBoolean, checkInteger, checkPath, checkString, invalidType, invalidValue, readOptions,
+  MAX_INT32,
+  checkBoolean,
+  checkInteger,
+  checkPath,
+  checkString,
+  invalidType,
+  invalidValue,
+  readOptions,
 } from '../args';
 
 /** Options of daemonize(). Paths are resolved against the launcher's working directory. */
@@ -95,10 +102,14 @@ export function normalizeOptions(options: unknown): Settings {
     startTimeoutMs: 30000,
   };
   if (given.workingDirectory !== undefined) {
-    settings.workingDirectory = path.resolve(checkPath('options.workingDirectory', given.workingDirectory));
+    settings.workingDirectory = path.resolve(
+      checkPath('options.workingDirectory', given.workingDirectory),
+    );
   }
-  if (given.umask !== undefined) settings.umask = checkInteger('options.umask', given.umask, 0, 0o777, '0o777');
-  if (given.pidFile !== undefined) settings.pidFile = path.resolve(checkPath('options.pidFile', given.pidFile));
+  if (given.umask !== undefined)
+    settings.umask = checkInteger('options.umask', given.umask, 0, 0o777, '0o777');
+  if (given.pidFile !== undefined)
+    settings.pidFile = path.resolve(checkPath('options.pidFile', given.pidFile));
   for (const name of ['stdout', 'stderr'] as const) {
     if (given[name] === undefined) continue;
     const target = checkPath(`options.${name}`, given[name]);
@@ -114,9 +125,15 @@ export function normalizeOptions(options: unknown): Settings {
     }
     settings.detach = detach;
   }
-  if (given.waitForReady !== undefined) settings.waitForReady = checkBoolean('options.waitForReady', given.waitForReady);
+  if (given.waitForReady !== undefined)
+    settings.waitForReady = checkBoolean('options.waitForReady', given.waitForReady);
   if (given.startTimeoutMs !== undefined) {
-    settings.startTimeoutMs = checkInteger('options.startTimeoutMs', given.startTimeoutMs, 1, MAX_INT32);
+    settings.startTimeoutMs = checkInteger(
+      'options.startTimeoutMs',
+      given.startTimeoutMs,
+      1,
+      MAX_INT32,
+    );
   }
   return settings;
 }
@@ -140,7 +157,11 @@ function envChanges(env: unknown): Array<[string, string | null]> {
   const changes: Array<[string, string | null]> = [];
   for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
     if (name === '' || name.includes('=') || name.includes('\0')) {
-      invalidValue('options.env', 'must have names that are non-empty, without "=" or null bytes', name);
+      invalidValue(
+        'options.env',
+        'must have names that are non-empty, without "=" or null bytes',
+        name,
+      );
     }
     if (value === undefined || value === null) changes.push([name, null]);
     else changes.push([name, checkString(`options.env.${name}`, value)]);
@@ -152,4 +173,3 @@ function envChanges(env: unknown): Array<[string, string | null]> {
 export function startedBySupervisor(): boolean {
   return process.ppid === 1 || !!process.env.INVOCATION_ID || !!process.env.NOTIFY_SOCKET;
 }
-

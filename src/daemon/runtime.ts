@@ -2,13 +2,19 @@
 // re-executed program, or in place), the pidfile record, readiness, and the exit handlers
 // that remove the pidfile.
 import * as fs from 'fs';
-import * as os from 'os';
 import { checkArity } from '../args';
 import { onFork } from '../child-runtime';
 import { Handover } from './startup';
 import { closeQuietly } from '../fds';
 import { native } from '../native';
-import { HeldPidFile, acquirePidFile, closePidFile, recordOfThisProcess, releasePidFile, writeRecord } from '../pidfile';
+import {
+  HeldPidFile,
+  acquirePidFile,
+  closePidFile,
+  recordOfThisProcess,
+  releasePidFile,
+  writeRecord,
+} from '../pidfile';
 import { getsid, umask as setUmask } from '../posix';
 import { closeInheritedFds, openLogFile, retargetStdioHandles } from './files';
 import type { LaunchResources } from './launcher';
@@ -59,7 +65,8 @@ export function becomeDaemon(settings: Settings, resources: LaunchResources): Da
     const keep = new Set<number>([...settings.keepFds, resources.statusWrite]);
     if (resources.pidFile !== null) keep.add(resources.pidFile.fd);
     retargetStdioHandles({ stdout: true, stderr: true }, true, resources.devNull, keep);
-    for (const fd of new Set([resources.devNull, resources.stdout, resources.stderr])) closeQuietly(fd);
+    for (const fd of new Set([resources.devNull, resources.stdout, resources.stderr]))
+      closeQuietly(fd);
     closeInheritedFds(keep); // step 1
   } catch (error) {
     failEarly(runtime, error);
@@ -72,9 +79,10 @@ export function finishReexec(state: Handover, options: unknown): Daemon {
   daemonized = true;
   const runtime: DaemonRuntime = {
     pid: process.pid,
-    pidFile: state.pidFd !== null && state.pidFile !== null
-      ? { path: state.pidFile, fd: state.pidFd }
-      : null,
+    pidFile:
+      state.pidFd !== null && state.pidFile !== null
+        ? { path: state.pidFile, fd: state.pidFd }
+        : null,
     status: state.status,
     forked: true,
     isReady: false,
@@ -262,7 +270,8 @@ function closeStatus(runtime: DaemonRuntime): void {
 
 /** Setup failed inside the daemon: tell the launcher, leave no pidfile, exit 1. */
 function failEarly(runtime: DaemonRuntime, error: unknown): never {
-  if (runtime.status !== null) sendStatus(runtime.status, { event: 'failed', message: describeError(error) });
+  if (runtime.status !== null)
+    sendStatus(runtime.status, { event: 'failed', message: describeError(error) });
   return failDaemon(runtime, error);
 }
 

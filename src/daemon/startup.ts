@@ -61,8 +61,12 @@ function noteStartupFds(): Map<number, string> {
     for (const fd of fds) {
       try {
         const stat = fs.fstatSync(fd);
-        const known = stat.isFile() || stat.isSocket() || stat.isCharacterDevice() ||
-          stat.isDirectory() || stat.isBlockDevice();
+        const known =
+          stat.isFile() ||
+          stat.isSocket() ||
+          stat.isCharacterDevice() ||
+          stat.isDirectory() ||
+          stat.isBlockDevice();
         if (!known) continue;
       } catch {
         continue;

@@ -11,7 +11,15 @@ import { argError } from '../args';
 import { closeQuietly } from '../fds';
 import { FORK_SAFE_FLAGS } from '../forksafe';
 import { native } from '../native';
-import { Identity, commandLine, executable, flockHeld, identify, processesWithFileOpen, readStat } from '../proc';
+import {
+  Identity,
+  commandLine,
+  executable,
+  flockHeld,
+  identify,
+  processesWithFileOpen,
+  readStat,
+} from '../proc';
 import { sleepMs } from '../sleep';
 import { PidRecord, formatRecord, parseRecord, recordedProcess, survivingMembers } from './record';
 
@@ -63,17 +71,22 @@ const { LOCK_EX, LOCK_NB } = native.flockConstants;
 export function inspectPidFile(path: string, proof: PidProof = {}): PidFileVerdict {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    fd = fs.openSync(
+      path,
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
+    );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { state: 'absent' };
     if (code === 'ELOOP') return { state: 'invalid', reason: `${path} is a symbolic link` };
-    if (code === 'ENXIO') return { state: 'invalid', reason: `${path} is not a regular file (a socket)` };
+    if (code === 'ENXIO')
+      return { state: 'invalid', reason: `${path} is not a regular file (a socket)` };
     return { state: 'invalid', reason: `cannot read ${path}: ${(error as Error).message}` };
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) return { state: 'invalid', reason: `${path} is not a regular file (${fileKind(stat)})` };
+    if (!stat.isFile())
+      return { state: 'invalid', reason: `${path} is not a regular file (${fileKind(stat)})` };
     const record = parseRecord(readContent(fd));
     const distrust = distrustReason(path, stat);
     if (distrust !== null) return { state: 'untrusted', reason: distrust, record };
@@ -89,7 +102,11 @@ export function inspectPidFile(path: string, proof: PidProof = {}): PidFileVerdi
   }
 }
 
-function judgeRecord(record: PidRecord, proof: PidProof, holders: () => PidFileHolder[]): PidFileVerdict {
+function judgeRecord(
+  record: PidRecord,
+  proof: PidProof,
+  holders: () => PidFileHolder[],
+): PidFileVerdict {
   const proofGiven = proof.exec !== undefined || proof.name !== undefined;
   if (record.start === null) {
     const live = identify(record.pid);
@@ -98,7 +115,8 @@ function judgeRecord(record: PidRecord, proof: PidProof, holders: () => PidFileH
       return {
         state: 'unproven',
         record,
-        reason: `pid ${record.pid} is alive, but the pidfile holds a plain number (written by ` +
+        reason:
+          `pid ${record.pid} is alive, but the pidfile holds a plain number (written by ` +
           'another program?), which cannot prove that it is the daemon: pass --exec or --name',
       };
     }
@@ -134,8 +152,10 @@ function distrustReason(path: string, stat: fs.Stats): string | null {
     return `${path} belongs to uid ${stat.uid}, neither this user (${euid}) nor root`;
   }
   if ((stat.mode & 0o022) !== 0) {
-    return `${path} is writable by ${(stat.mode & 0o002) !== 0 ? 'others' : 'its group'} ` +
-      `(mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')})`;
+    return (
+      `${path} is writable by ${(stat.mode & 0o002) !== 0 ? 'others' : 'its group'} ` +
+      `(mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')})`
+    );
   }
   return null;
 }
@@ -180,7 +200,8 @@ export function describeHolders(holders: readonly PidFileHolder[]): string {
  * file another user owns or can write. A stale record is replaced.
  */
 export function acquirePidFile(path: string): HeldPidFile {
-  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+  const flags =
+    fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     let fd: number;
@@ -191,21 +212,35 @@ export function acquirePidFile(path: string): HeldPidFile {
     }
     try {
       const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw argError(Error, 'ERR_INVALID_PIDFILE', `pidfile ${path} is not a regular file (${fileKind(stat)})`);
+      if (!stat.isFile())
+        throw argError(
+          Error,
+          'ERR_INVALID_PIDFILE',
+          `pidfile ${path} is not a regular file (${fileKind(stat)})`,
+        );
       const distrust = distrustReason(path, stat);
       if (distrust !== null) {
-        throw argError(Error, 'ERR_PIDFILE_UNSAFE',
-          `refusing the pidfile ${distrust}; remove it if it is stale`);
+        throw argError(
+          Error,
+          'ERR_PIDFILE_UNSAFE',
+          `refusing the pidfile ${distrust}; remove it if it is stale`,
+        );
       }
       if (!native.flock(fd, LOCK_EX | LOCK_NB)) {
         const record = parseRecord(readContent(fd));
-        if (record !== null && recordedProcess(record) !== null) throw runningError(path, record.pid);
-        const holders = processesWithFileOpen(stat.dev, stat.ino).filter((h) => h.pid !== process.pid);
+        if (record !== null && recordedProcess(record) !== null)
+          throw runningError(path, record.pid);
+        const holders = processesWithFileOpen(stat.dev, stat.ino).filter(
+          (h) => h.pid !== process.pid,
+        );
         const euid = process.geteuid?.() ?? 0;
         if (holders.some((h) => h.uid !== euid) || Date.now() >= deadline) {
-          throw argError(Error, 'ERR_PIDFILE_LOCKED',
+          throw argError(
+            Error,
+            'ERR_PIDFILE_LOCKED',
             `pidfile ${path} is locked by ${describeHolders(holders)}, not by the daemon it names; ` +
-              'stop that process or remove the file');
+              'stop that process or remove the file',
+          );
         }
         fs.closeSync(fd);
         sleepMs(20);
@@ -220,7 +255,8 @@ export function acquirePidFile(path: string): HeldPidFile {
         // A command exec'd by the CLI runs without the lock: its record is the proof.
         if (recordedProcess(record) !== null) throw runningError(path, record.pid);
         // A plain pid of a live copy of this very program (an older version, another tool).
-        if (record.start === null && isThisProgram(record.pid)) throw runningError(path, record.pid);
+        if (record.start === null && isThisProgram(record.pid))
+          throw runningError(path, record.pid);
       }
       if (stat.size > 0) fs.ftruncateSync(fd, 0);
       return { path, fd };
@@ -268,21 +304,29 @@ export function removeStalePidFile(path: string, record: PidRecord | null): bool
 }
 
 function runningError(path: string, pid: number): Error {
-  return Object.assign(argError(Error, 'ERR_DAEMON_RUNNING', `already running (pid ${pid}): pidfile ${path}`), {
-    pid,
-    pidFile: path,
-  });
+  return Object.assign(
+    argError(Error, 'ERR_DAEMON_RUNNING', `already running (pid ${pid}): pidfile ${path}`),
+    {
+      pid,
+      pidFile: path,
+    },
+  );
 }
 
 function explainOpenError(path: string, error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException).code;
   const why =
-    code === 'ELOOP' ? 'is a symbolic link; refusing to follow it'
-      : code === 'EISDIR' ? 'is not a regular file (a directory)'
-        : code === 'ENXIO' ? 'is not a regular file (a socket)'
+    code === 'ELOOP'
+      ? 'is a symbolic link; refusing to follow it'
+      : code === 'EISDIR'
+        ? 'is not a regular file (a directory)'
+        : code === 'ENXIO'
+          ? 'is not a regular file (a socket)'
           : null;
   if (why === null) return error;
-  return Object.assign(argError(Error, 'ERR_INVALID_PIDFILE', `pidfile ${path} ${why}`), { cause: error });
+  return Object.assign(argError(Error, 'ERR_INVALID_PIDFILE', `pidfile ${path} ${why}`), {
+    cause: error,
+  });
 }
 
 function namesSameFile(path: string, opened: fs.Stats): boolean {

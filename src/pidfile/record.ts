@@ -58,7 +58,7 @@ export function parseRecord(text: string): PidRecord | null {
 /** This process's record; `sid` when it is a detached daemon whose session `stop` may end. */
 export function recordOfThisProcess(sid: number | null): PidRecord {
   const self = identify(process.pid);
-  if (self === null) throw new Error('cannot read this process\'s own start time');
+  if (self === null) throw new Error("cannot read this process's own start time");
   return { pid: process.pid, start: self.start, sid, boot: bootId() };
 }
 
@@ -81,11 +81,12 @@ export function survivingMembers(record: PidRecord): Identity[] {
   if (record.boot !== null && bootId() !== record.boot) return [];
   const leader = identify(record.sid);
   if (
-    leader !== null && !leader.ended && process.platform === 'linux' &&
+    leader !== null &&
+    !leader.ended &&
+    process.platform === 'linux' &&
     Number(leader.start) > Number(record.start)
   ) {
     return [];
   }
   return sessionMembers(record.sid).filter((member) => !member.ended && member.pid !== process.pid);
 }
-

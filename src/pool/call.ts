@@ -77,7 +77,10 @@ export class Call {
   private finished = false;
   private readonly onAbort = (): void => this.stop(abortError(this.spec.signal as AbortSignal));
 
-  constructor(private readonly spec: CallSpec, private readonly sink: CallSink) {
+  constructor(
+    private readonly spec: CallSpec,
+    private readonly sink: CallSink,
+  ) {
     this.plan = spec.plan;
     this.dispatcher = new Dispatcher(this.plan);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
@@ -127,8 +130,14 @@ export class Call {
         const { fn, items, star } = this.spec;
         // Built like the rehearsal's spec (same properties, same order): V8 sees one shape.
         runWorker({
-          fn, items, star, plan: this.plan, taskFd: readFd, resultFd: results.writeFd,
-          parentFds, parentPid,
+          fn,
+          items,
+          star,
+          plan: this.plan,
+          taskFd: readFd,
+          resultFd: results.writeFd,
+          parentFds,
+          parentPid,
         });
         return true;
       }
@@ -149,7 +158,8 @@ export class Call {
       this.write(worker, this.dispatcher.add(pid));
     }
     if (this.stopError === null) {
-      for (const worker of this.workers.values()) this.write(worker, this.dispatcher.topUp(worker.pid));
+      for (const worker of this.workers.values())
+        this.write(worker, this.dispatcher.topUp(worker.pid));
     }
     return false;
   }

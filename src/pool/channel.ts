@@ -16,7 +16,9 @@ import { PieceReader, RecordDecoder, writeError, writeResults } from './wire';
 
 /** Sends the results `values[0…count)`; false when the parent is gone (EPIPE). Throws DataCloneError. */
 export function sendResults(fd: number, values: ArrayLike<unknown>, count: number): boolean {
-  return writeResults(values, count, process.pid, (piece) => native.writeAll(fd, piece, piece.length));
+  return writeResults(values, count, process.pid, (piece) =>
+    native.writeAll(fd, piece, piece.length),
+  );
 }
 
 /** Sends the error of item `index`; false when the parent is gone (EPIPE). */
@@ -41,7 +43,10 @@ export class ResultPipe {
 
   constructor() {
     this.pieces = new PieceReader((pid, flags, data) => this.decoders.get(pid)?.piece(flags, data));
-    const onread = { buffer: readBuffer, callback: (n: number) => this.pieces.feed(readBuffer.subarray(0, n)) };
+    const onread = {
+      buffer: readBuffer,
+      callback: (n: number) => this.pieces.feed(readBuffer.subarray(0, n)),
+    };
     ({ readFd: this.readFd, writeFd: this.writeFd, socket: this.socket } = parentOnlyPipe(onread));
   }
 

@@ -42,7 +42,8 @@ const states = new WeakMap<Pool, PoolState>();
 
 function stateOf(self: unknown): PoolState {
   const state = states.get(self as Pool);
-  if (state === undefined) fail(TypeError, 'ERR_INVALID_THIS', 'Value of "this" must be of type Pool');
+  if (state === undefined)
+    fail(TypeError, 'ERR_INVALID_THIS', 'Value of "this" must be of type Pool');
   // A fork child's copy of a pool: the calls are its parent's.
   const generation = native.forkGeneration();
   if (state.generation !== generation) {
@@ -63,7 +64,13 @@ interface Prepared {
   signal: AbortSignal | null;
 }
 
-function prepare(state: PoolState, fn: unknown, iterable: unknown, options: unknown, star: boolean): Prepared {
+function prepare(
+  state: PoolState,
+  fn: unknown,
+  iterable: unknown,
+  options: unknown,
+  star: boolean,
+): Prepared {
   const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
   const items = toItems('iterable', iterable);
   if (star) checkArgumentLists(items);
@@ -71,8 +78,10 @@ function prepare(state: PoolState, fn: unknown, iterable: unknown, options: unkn
   const chunksize = checkChunksize(opts.chunksize);
   const signal = checkSignal(opts.signal);
   checkRunning(state);
-  const plan = chunksize !== null ? planChunks(items.length, chunksize)
-    : planGuided(items.length, state.processes, defaultChunksize(items.length, state.processes));
+  const plan =
+    chunksize !== null
+      ? planChunks(items.length, chunksize)
+      : planGuided(items.length, state.processes, defaultChunksize(items.length, state.processes));
   return { fn: checked, items, plan, signal };
 }
 
@@ -85,7 +94,12 @@ function launch(state: PoolState, call: Call): boolean {
   return false;
 }
 
-function collect(state: PoolState, prepared: Prepared, star: boolean, processes = state.processes): Promise<unknown[]> {
+function collect(
+  state: PoolState,
+  prepared: Prepared,
+  star: boolean,
+  processes = state.processes,
+): Promise<unknown[]> {
   const { fn, items, plan, signal } = prepared;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const collector = new Collector(items.length);
@@ -95,13 +109,26 @@ function collect(state: PoolState, prepared: Prepared, star: boolean, processes 
   return collector.promise;
 }
 
-function stream<R>(state: PoolState, prepared: Prepared, ordered: boolean): AsyncIterableIterator<R> {
+function stream<R>(
+  state: PoolState,
+  prepared: Prepared,
+  ordered: boolean,
+): AsyncIterableIterator<R> {
   const { fn, items, plan, signal } = prepared;
   if (signal?.aborted) throw abortError(signal);
   const results = new ResultStream<R>(ordered, plan.count);
-  const call = new Call({ fn, items, star: false, plan, processes: state.processes, signal }, results);
+  const call = new Call(
+    { fn, items, star: false, plan, processes: state.processes, signal },
+    results,
+  );
   results.call = call;
-  if (launch(state, call)) return { next: () => NEVER, [Symbol.asyncIterator]() { return this; } };
+  if (launch(state, call))
+    return {
+      next: () => NEVER,
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   return results;
 }
 
@@ -120,7 +147,12 @@ export class Pool {
     const opts = readOptions(options, POOL_OPTIONS, 'options', true);
     const processes = checkProcesses(opts.processes);
     requireMainThread('Pool');
-    states.set(this, { processes, status: 'running', calls: new Set(), generation: native.forkGeneration() });
+    states.set(this, {
+      processes,
+      status: 'running',
+      calls: new Set(),
+      generation: native.forkGeneration(),
+    });
   }
 
   /** The most workers each call forks. */
@@ -133,38 +165,57 @@ export class Pool {
    * the workers; resolves with the results in item order. Rejects with the first error (its
    * `index` is the failing item's), once every worker is reaped.
    */
-  map<T, R>(fn: (item: T, index: number, items: readonly T[]) => R, iterable: Iterable<T>,
-    options?: MapOptions): Promise<Awaited<R>[]> {
+  map<T, R>(
+    fn: (item: T, index: number, items: readonly T[]) => R,
+    iterable: Iterable<T>,
+    options?: MapOptions,
+  ): Promise<Awaited<R>[]> {
     try {
       checkArity(arguments, 0, 3);
       const state = stateOf(this);
-      return collect(state, prepare(state, fn, iterable, options, false), false) as Promise<Awaited<R>[]>;
+      return collect(state, prepare(state, fn, iterable, options, false), false) as Promise<
+        Awaited<R>[]
+      >;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** Python `starmap()`: `fn(...args)` for every `args` of `iterable`. */
-  starmap<A extends unknown[], R>(fn: (...args: A) => R, iterable: Iterable<A>,
-    options?: MapOptions): Promise<Awaited<R>[]> {
+  starmap<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A>,
+    options?: MapOptions,
+  ): Promise<Awaited<R>[]> {
     try {
       checkArity(arguments, 0, 3);
       const state = stateOf(this);
-      return collect(state, prepare(state, fn, iterable, options, true), true) as Promise<Awaited<R>[]>;
+      return collect(state, prepare(state, fn, iterable, options, true), true) as Promise<
+        Awaited<R>[]
+      >;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** Python `apply()`, asynchronous: `fn(...args)` in one worker. */
-  apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: ApplyOptions): Promise<Awaited<R>> {
+  apply<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    args?: A,
+    options?: ApplyOptions,
+  ): Promise<Awaited<R>> {
     try {
       checkArity(arguments, 0, 3);
       const state = stateOf(this);
       const checked = checkFunction<(...args: unknown[]) => unknown>('fn', fn);
       const list = args === undefined ? [] : toItems('args', args);
       const { signal } = readOptions(options, APPLY_OPTIONS, 'options', true);
-      const prepared = { fn: checked, items: [list], plan: planChunks(1, 1), signal: checkSignal(signal) };
+      const prepared = {
+        fn: checked,
+        items: [list],
+        plan: planChunks(1, 1),
+        signal: checkSignal(signal),
+      };
       checkRunning(state);
       return collect(state, prepared, true, 1).then((results) => results[0]) as Promise<Awaited<R>>;
     } catch (error) {
@@ -173,16 +224,22 @@ export class Pool {
   }
 
   /** Python `imap()`: the results in item order, each as soon as it and those before it are in. */
-  imap<T, R>(fn: (item: T, index: number, items: readonly T[]) => R, iterable: Iterable<T>,
-    options?: MapOptions): AsyncIterableIterator<Awaited<R>> {
+  imap<T, R>(
+    fn: (item: T, index: number, items: readonly T[]) => R,
+    iterable: Iterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>> {
     checkArity(arguments, 0, 3);
     const state = stateOf(this);
     return stream(state, prepare(state, fn, iterable, options, false), true);
   }
 
   /** Python `imap_unordered()`: the results as they arrive. */
-  imapUnordered<T, R>(fn: (item: T, index: number, items: readonly T[]) => R, iterable: Iterable<T>,
-    options?: MapOptions): AsyncIterableIterator<Awaited<R>> {
+  imapUnordered<T, R>(
+    fn: (item: T, index: number, items: readonly T[]) => R,
+    iterable: Iterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>> {
     checkArity(arguments, 0, 3);
     const state = stateOf(this);
     return stream(state, prepare(state, fn, iterable, options, false), false);
@@ -242,8 +299,11 @@ function settled(state: PoolState): Promise<void> {
  * One-shot `new Pool({ processes }).map(fn, items, { chunksize, signal })`: the results of
  * `fn(item, index, items)` for every item, in order.
  */
-export function pmap<T, R>(iterable: Iterable<T>, fn: (item: T, index: number, items: readonly T[]) => R,
-  options?: PmapOptions): Promise<Awaited<R>[]> {
+export function pmap<T, R>(
+  iterable: Iterable<T>,
+  fn: (item: T, index: number, items: readonly T[]) => R,
+  options?: PmapOptions,
+): Promise<Awaited<R>[]> {
   try {
     checkArity(arguments, 0, 3);
     const { processes, chunksize, signal } = readOptions(options, PMAP_OPTIONS, 'options', true);

@@ -2,7 +2,7 @@
 // RangeError with Node's codes, through args.ts; options objects are read with its
 // readOptions(), from own properties only).
 import * as os from 'os';
-import { checkInteger, fail, invalidType } from '../args';
+import { checkInteger, invalidType } from '../args';
 
 export interface PoolOptions {
   /** How many worker processes each call forks at most (Python `processes`). Default: the CPU count. */
@@ -54,13 +54,17 @@ export function checkChunksize(value: unknown): number | null {
 
 export function checkSignal(value: unknown): AbortSignal | null {
   if (value === undefined) return null;
-  if (!(value instanceof AbortSignal)) invalidType('options.signal', 'an instance of AbortSignal', value);
+  if (!(value instanceof AbortSignal))
+    invalidType('options.signal', 'an instance of AbortSignal', value);
   return value;
 }
 
 function isIterable(value: unknown): value is Iterable<unknown> {
-  return value !== null && value !== undefined &&
-    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+  return (
+    value !== null &&
+    value !== undefined &&
+    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function'
+  );
 }
 
 /**

@@ -70,7 +70,10 @@ export class ResultStream<R> implements AsyncIterableIterator<R> {
   private done = false;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly ordered: boolean, private readonly chunks: number) {}
+  constructor(
+    private readonly ordered: boolean,
+    private readonly chunks: number,
+  ) {}
 
   slot(chunk: number, _start: number, count: number): Slot {
     const array = new Array<unknown>(count);
@@ -81,7 +84,8 @@ export class ResultStream<R> implements AsyncIterableIterator<R> {
   chunk(chunk: number, error: Error | null): void {
     const values = this.filling.get(chunk) ?? [];
     this.filling.delete(chunk);
-    const outcome: ChunkOutcome = error === null ? { values, error: null } : { values: null, error };
+    const outcome: ChunkOutcome =
+      error === null ? { values, error: null } : { values: null, error };
     this.ready.set(this.ordered ? chunk : this.arrivals++, outcome);
     this.wake();
   }
@@ -114,7 +118,8 @@ export class ResultStream<R> implements AsyncIterableIterator<R> {
         this.position = 0;
         continue;
       }
-      if (this.endError !== undefined) return this.finish(this.endError ?? new Error('the call ended early'));
+      if (this.endError !== undefined)
+        return this.finish(this.endError ?? new Error('the call ended early'));
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }

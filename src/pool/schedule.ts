@@ -48,7 +48,9 @@ export function chunkStart(plan: ChunkPlan, chunk: number): number {
 }
 
 export function chunkEnd(plan: ChunkPlan, chunk: number): number {
-  return plan.starts === null ? Math.min(plan.length, (chunk + 1) * plan.chunksize) : plan.starts[chunk + 1];
+  return plan.starts === null
+    ? Math.min(plan.length, (chunk + 1) * plan.chunksize)
+    : plan.starts[chunk + 1];
 }
 
 /** Workers a call forks: no more than it has chunks. */

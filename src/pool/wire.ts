@@ -69,8 +69,12 @@ export function recordKind(values: ArrayLike<unknown>, count: number): number {
     const value = values[i];
     if (typeof value === 'number') {
       if (kind === INT32 && !isInt32(value)) kind = FLOAT64;
-    } else if (value === undefined || value === null || typeof value === 'boolean' ||
-      (typeof value === 'string' && value.length <= SMALL_STRING)) {
+    } else if (
+      value === undefined ||
+      value === null ||
+      typeof value === 'boolean' ||
+      (typeof value === 'string' && value.length <= SMALL_STRING)
+    ) {
       kind = SMALL;
     } else {
       return V8;
@@ -97,20 +101,40 @@ function recordHeader(kind: number, count: number): void {
  * Writes the record of the results `values[0…count)`; false when the reader is gone.
  * Throws DataCloneError, as v8.serialize does, for a value that cannot be copied.
  */
-export function writeResults(values: ArrayLike<unknown>, count: number, pid: number, write: PieceWriter): boolean {
+export function writeResults(
+  values: ArrayLike<unknown>,
+  count: number,
+  pid: number,
+  write: PieceWriter,
+): boolean {
   const kind = recordKind(values, count);
-  if (kind === INT32 || kind === FLOAT64) return writeNumbers(kind, values as ArrayLike<number>, count, pid, write);
-  const payload = kind === SMALL ? encodeSmall(values, count) : v8().serialize(Array.prototype.slice.call(values, 0, count));
+  if (kind === INT32 || kind === FLOAT64)
+    return writeNumbers(kind, values as ArrayLike<number>, count, pid, write);
+  const payload =
+    kind === SMALL
+      ? encodeSmall(values, count)
+      : v8().serialize(Array.prototype.slice.call(values, 0, count));
   return writeBytes(kind, payload, pid, write);
 }
 
 /** Writes the error of item `index`; false when the reader is gone. */
-export function writeError(error: unknown, index: number, pid: number, write: PieceWriter): boolean {
+export function writeError(
+  error: unknown,
+  index: number,
+  pid: number,
+  write: PieceWriter,
+): boolean {
   const record: PoolErrorRecord = { ...errorRecord(error), index };
   return writeBytes(ERROR, v8().serialize(record), pid, write);
 }
 
-function writeNumbers(kind: number, values: ArrayLike<number>, count: number, pid: number, write: PieceWriter): boolean {
+function writeNumbers(
+  kind: number,
+  values: ArrayLike<number>,
+  count: number,
+  pid: number,
+  write: PieceWriter,
+): boolean {
   const size = kind === INT32 ? 4 : 8;
   const view = kind === INT32 ? pieceInt32 : pieceFloat64;
   recordHeader(kind, count);
@@ -170,8 +194,14 @@ function encodeSmall(values: ArrayLike<unknown>, count: number): Buffer {
       out.writeUInt32LE(length, at + 1);
       at += 5 + length;
     } else {
-      out[at++] = value === undefined ? TAG_UNDEFINED : value === null ? TAG_NULL
-        : value === true ? TAG_TRUE : TAG_FALSE;
+      out[at++] =
+        value === undefined
+          ? TAG_UNDEFINED
+          : value === null
+            ? TAG_NULL
+            : value === true
+              ? TAG_TRUE
+              : TAG_FALSE;
     }
   }
   return out.subarray(0, at);
@@ -253,7 +283,8 @@ export class RecordDecoder {
       if (kind === ERROR) error = decodeError(bytes as Buffer);
       else if (kind === SMALL) decodeSmall(bytes as Buffer, this.sink);
       else if (kind === V8) copyInto(v8().deserialize(bytes as Buffer) as unknown[], this.sink);
-      else if (kind !== INT32 && kind !== FLOAT64) error = new Error(`pool result record of unknown kind ${kind}`);
+      else if (kind !== INT32 && kind !== FLOAT64)
+        error = new Error(`pool result record of unknown kind ${kind}`);
     } catch (thrown) {
       error = thrown instanceof Error ? thrown : new Error(String(thrown));
     }
@@ -290,7 +321,8 @@ function decodeSmall(bytes: Buffer, sink: RecordSink): void {
       value = bytes.toString('utf8', at + 5, at + 5 + length);
       at += 5 + length;
     } else {
-      value = tag === TAG_NULL ? null : tag === TAG_TRUE ? true : tag === TAG_FALSE ? false : undefined;
+      value =
+        tag === TAG_NULL ? null : tag === TAG_TRUE ? true : tag === TAG_FALSE ? false : undefined;
       at += 1;
     }
     array[offset + i] = value;

@@ -33,8 +33,11 @@ export interface WorkerSpec {
 const SIGKILL = constants.signals.SIGKILL;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /** A Promise that never settles: what a call returns in a worker whose function is async. */
@@ -54,7 +57,10 @@ export function runWorker(spec: WorkerSpec): void {
   if (native.setParentDeathSignal(SIGKILL) && native.getppid() !== spec.parentPid) _exit(0);
   const done = work(spec, pipePorts(spec.taskFd, spec.resultFd));
   if (done === undefined) _exit(0);
-  done.then(() => _exit(0), () => _exit(1));
+  done.then(
+    () => _exit(0),
+    () => _exit(1),
+  );
 }
 
 /** Where a worker gets chunks and sends outcomes (the pipes; in the rehearsal, nowhere). */
@@ -93,7 +99,9 @@ function runItems(spec: Runnable, values: unknown[], start: number, end: number)
   for (let i = start; i < end; i++) {
     let value: unknown;
     try {
-      value = star ? Reflect.apply(fn, undefined, [...(items[i] as Iterable<unknown>)]) : fn(items[i], i, items);
+      value = star
+        ? Reflect.apply(fn, undefined, [...(items[i] as Iterable<unknown>)])
+        : fn(items[i], i, items);
     } catch (error) {
       stopKind = THREW;
       stopValue = error;
@@ -132,8 +140,9 @@ function work(spec: Runnable, ports: Ports): Promise<void> | undefined {
     else if (stopKind === THREW) delivered = ports.fail(takeStop(), at);
     else {
       const pending = takeStop() as PromiseLike<unknown>;
-      return finishChunk(spec, ports, values, start, end, at, pending)
-        .then((ok) => (ok ? workAsync(spec, ports) : undefined));
+      return finishChunk(spec, ports, values, start, end, at, pending).then((ok) =>
+        ok ? workAsync(spec, ports) : undefined,
+      );
     }
     if (!delivered) return undefined;
   }
@@ -171,8 +180,15 @@ function send(ports: Ports, values: unknown[], start: number, count: number): bo
 }
 
 /** The rest of a chunk whose item `at` returned `pending`: every item awaited from now on. */
-async function finishChunk(spec: Runnable, ports: Ports, values: unknown[], start: number, end: number,
-  at: number, pending: PromiseLike<unknown>): Promise<boolean> {
+async function finishChunk(
+  spec: Runnable,
+  ports: Ports,
+  values: unknown[],
+  start: number,
+  end: number,
+  at: number,
+  pending: PromiseLike<unknown>,
+): Promise<boolean> {
   for (let i = at; i < end; i++) {
     try {
       const value = i === at ? pending : call(spec, i);
@@ -240,7 +256,10 @@ export function rehearse(): void {
   const rounds = lastRehearsal === -Infinity ? FIRST_REHEARSAL_ROUNDS : REHEARSAL_ROUNDS;
   lastRehearsal = now;
   // Both kinds of plan: the caller's chunksize and the default one.
-  const plans = [planChunks(REHEARSAL_ITEMS.length, 512), planGuided(REHEARSAL_ITEMS.length, 2, 256)];
+  const plans = [
+    planChunks(REHEARSAL_ITEMS.length, 512),
+    planGuided(REHEARSAL_ITEMS.length, 2, 256),
+  ];
   const fds: number[] = [];
   try {
     const [taskRead, taskWrite] = pipe();
@@ -250,7 +269,10 @@ export function rehearse(): void {
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < REHEARSAL_FNS.length; i++) {
         const plan = plans[i % plans.length];
-        sendTasks(taskWrite, Array.from({ length: plan.count + 1 }, (_, c) => (c < plan.count ? c : STOP)));
+        sendTasks(
+          taskWrite,
+          Array.from({ length: plan.count + 1 }, (_, c) => (c < plan.count ? c : STOP)),
+        );
         rehearseFunction(REHEARSAL_FNS[i], plan, pipePorts(taskRead, devNull));
       }
     }
@@ -264,8 +286,14 @@ export function rehearse(): void {
 function rehearseFunction(fn: (x: number) => unknown, plan: ChunkPlan, ports: Ports): void {
   // Built like the call's spec (same properties, same order): V8 then sees one shape.
   const spec: WorkerSpec = {
-    fn: fn as (...args: unknown[]) => unknown, items: REHEARSAL_ITEMS, star: false, plan,
-    taskFd: -1, resultFd: -1, parentFds: [], parentPid: 0,
+    fn: fn as (...args: unknown[]) => unknown,
+    items: REHEARSAL_ITEMS,
+    star: false,
+    plan,
+    taskFd: -1,
+    resultFd: -1,
+    parentFds: [],
+    parentPid: 0,
   };
   work(spec, ports);
 }

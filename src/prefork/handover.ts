@@ -16,7 +16,12 @@ const NOTIFY_FD = 4;
  * has stopped this master's workers); rejects if it exits first, leaving this master serving.
  */
 export function handOver(bound: Bound, closeOld: () => Promise<void>): Promise<number> {
-  const handover: Handover = { fd: SOCKET_FD, address: bound.address, path: bound.path, notifyFd: NOTIFY_FD };
+  const handover: Handover = {
+    fd: SOCKET_FD,
+    address: bound.address,
+    path: bound.path,
+    notifyFd: NOTIFY_FD,
+  };
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     env: { ...process.env, [HANDOVER_ENV]: JSON.stringify(handover) },
     stdio: ['inherit', 'inherit', 'inherit', bound.fd, 'pipe'],
@@ -38,8 +43,14 @@ export function handOver(bound: Bound, closeOld: () => Promise<void>): Promise<n
       closeOld().then(() => resolve(child.pid as number), reject);
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      finish(argError(Error, 'ERR_PREFORK_HANDOVER', 'the new master exited before its workers accepted ' +
-        `(${signal !== null ? `signal ${signal}` : `exit code ${code}`})`));
+      finish(
+        argError(
+          Error,
+          'ERR_PREFORK_HANDOVER',
+          'the new master exited before its workers accepted ' +
+            `(${signal !== null ? `signal ${signal}` : `exit code ${code}`})`,
+        ),
+      );
     };
     child.on('error', (error) => finish(error));
     child.on('exit', onExit);

@@ -40,7 +40,6 @@ export function takeHandover(): Handover | null {
   }
 }
 
-
 /**
  * Binds `listen` with Node's own net.Server (same addresses, DNS, errors: EADDRINUSE with
  * code, errno, syscall, address, port), keeps a duplicate of its descriptor, and closes the
@@ -53,9 +52,10 @@ export async function bindOnce(listen: Listen, inherited: Handover | null): Prom
   }
   if (listen.kind === 'fd') return { fd: listen.fd, address: null, path: null, owned: false };
   const server = net.createServer();
-  const options: net.ListenOptions = listen.kind === 'tcp'
-    ? { port: listen.port, host: listen.host, backlog: listen.backlog }
-    : { path: listen.path, backlog: listen.backlog };
+  const options: net.ListenOptions =
+    listen.kind === 'tcp'
+      ? { port: listen.port, host: listen.host, backlog: listen.backlog }
+      : { path: listen.path, backlog: listen.backlog };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options, () => {

@@ -71,7 +71,8 @@ export class PreforkServer extends EventEmitter {
 
   /** The running workers (stopping ones excluded), by slot. */
   get workers(): WorkerInfo[] {
-    return [...this.#records.values()].filter((r) => !r.stopping)
+    return [...this.#records.values()]
+      .filter((r) => !r.stopping)
       .sort((a, b) => a.id - b.id || a.startedAt - b.startedAt)
       .map(({ id, pid, generation, startedAt }) => ({ id, pid, generation, startedAt }));
   }
@@ -84,11 +85,16 @@ export class PreforkServer extends EventEmitter {
   async #start(): Promise<void> {
     const inherited = takeHandover();
     const binding = bindOnce(this.#options.listen, inherited);
-    this.#binding = binding.then(() => undefined, () => undefined);
+    this.#binding = binding.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#bound = await binding;
-    if (this.#closing !== null) throw argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed before it was ready');
+    if (this.#closing !== null)
+      throw argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed before it was ready');
     if (process.platform !== 'linux') this.#masterWatch = pipe();
-    if (this.#options.signals) this.#uninstallSignals = installSignals(this, (error) => this.#reportError(error));
+    if (this.#options.signals)
+      this.#uninstallSignals = installSignals(this, (error) => this.#reportError(error));
     const { timeoutMs } = this.#options;
     if (timeoutMs > 0) {
       this.#beatTimer = setInterval(() => this.#checkHeartbeats(), heartbeatInterval(timeoutMs));
@@ -179,13 +185,24 @@ export class PreforkServer extends EventEmitter {
     const channel = new net.Socket({ fd: readEnd, readable: true, writable: false });
     const now = Date.now();
     const record: WorkerRecord = {
-      id, pid, generation, startedAt: now, ready: false, stopping: false, lastBeat: now, channel,
-      killTimer: null, exited: waitFor(pid),
+      id,
+      pid,
+      generation,
+      startedAt: now,
+      ready: false,
+      stopping: false,
+      lastBeat: now,
+      channel,
+      killTimer: null,
+      exited: waitFor(pid),
     };
     this.#records.set(pid, record);
     channel.on('data', (data: Buffer) => this.#onMessage(record, data));
     channel.on('error', () => undefined);
-    record.exited.then((status) => this.#onExit(record, status), (error: Error) => this.#reportError(error));
+    record.exited.then(
+      (status) => this.#onExit(record, status),
+      (error: Error) => this.#reportError(error),
+    );
     return record;
   }
 
@@ -225,8 +242,12 @@ export class PreforkServer extends EventEmitter {
       const failed = !record.ready || Date.now() - record.startedAt < QUICK_DEATH_MS;
       const failures = this.#respawns.afterExit(record.id, failed);
       if (failures === CRASH_LOOP_FAILURES) {
-        const error = argError(Error, 'ERR_PREFORK_CRASH_LOOP', `prefork worker ${record.id} keeps failing: ` +
-          `${failures} failed starts in a row, the last ended by ${describeStatus(status)}; retrying with backoff`);
+        const error = argError(
+          Error,
+          'ERR_PREFORK_CRASH_LOOP',
+          `prefork worker ${record.id} keeps failing: ` +
+            `${failures} failed starts in a row, the last ended by ${describeStatus(status)}; retrying with backoff`,
+        );
         this.#reportError(error);
         this.#rejectWaiters(error);
       }
@@ -282,7 +303,8 @@ export class PreforkServer extends EventEmitter {
 
   /** Replaces the workers one by one (next generation), each once its successor accepts. */
   reload(): Promise<void> {
-    if (this.#closing !== null) return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is closed'));
+    if (this.#closing !== null)
+      return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is closed'));
     this.#reloading ??= this.#rollingReload().finally(() => {
       this.#reloading = null;
     });
@@ -295,7 +317,9 @@ export class PreforkServer extends EventEmitter {
     const retiring: Array<Promise<WaitStatus>> = [];
     for (let id = 0; id < this.#target; id++) {
       if (this.#closing !== null) break;
-      const old = [...this.#records.values()].filter((r) => r.id === id && !r.stopping && r.generation < generation);
+      const old = [...this.#records.values()].filter(
+        (r) => r.id === id && !r.stopping && r.generation < generation,
+      );
       if (!this.#hasLiveWorker(id, generation)) {
         const fresh = await this.#spawnReady(id, generation);
         if (fresh === null) return new Promise(() => undefined); // in the new worker
@@ -316,15 +340,19 @@ export class PreforkServer extends EventEmitter {
       }
       await this.#until(() => record.ready || !this.#records.has(record.pid));
       if (record.ready) return record;
-      throw argError(Error, 'ERR_PREFORK_RELOAD',
-        `prefork reload: the new worker ${record.id} (pid ${record.pid}) exited before accepting`);
+      throw argError(
+        Error,
+        'ERR_PREFORK_RELOAD',
+        `prefork reload: the new worker ${record.id} (pid ${record.pid}) exited before accepting`,
+      );
     }
   }
 
   /** Sets the number of workers: starts new slots, stops the highest ones gracefully. */
   scale(workers: number): Promise<void> {
     checkInteger('workers', workers, 1, MAX_WORKERS);
-    if (this.#closing !== null) return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is closed'));
+    if (this.#closing !== null)
+      return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is closed'));
     this.#target = workers;
     const stopped: Array<Promise<WaitStatus>> = [];
     for (const record of this.#records.values()) {
@@ -376,7 +404,9 @@ export class PreforkServer extends EventEmitter {
       return Promise.reject(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server is not running'));
     }
     if (this.#handingOver) {
-      return Promise.reject(argError(Error, 'ERR_PREFORK_HANDOVER', 'a hand-over is already under way'));
+      return Promise.reject(
+        argError(Error, 'ERR_PREFORK_HANDOVER', 'a hand-over is already under way'),
+      );
     }
     this.#handingOver = true;
     const bound = this.#bound;

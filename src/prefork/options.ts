@@ -2,7 +2,15 @@
 // RangeError with Node's codes; own properties only), and the heartbeat period they imply.
 import * as os from 'os';
 import {
-  MAX_INT32, checkBoolean, checkFunction, checkInteger, checkPath, checkString, fail, invalidType, isPlainObject,
+  MAX_INT32,
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkPath,
+  checkString,
+  fail,
+  invalidType,
+  isPlainObject,
   readOptions,
 } from '../args';
 
@@ -57,7 +65,9 @@ const OPTIONS = ['listen', 'serve', 'workers', 'timeoutMs', 'gracefulTimeoutMs',
 const LISTEN_KEYS = ['port', 'host', 'path', 'fd', 'backlog'];
 
 function backlogOf(own: Record<string, unknown>): number | undefined {
-  return own.backlog === undefined ? undefined : checkInteger('options.listen.backlog', own.backlog, 0, MAX_INT32);
+  return own.backlog === undefined
+    ? undefined
+    : checkInteger('options.listen.backlog', own.backlog, 0, MAX_INT32);
 }
 
 function refuseListen(message: string): never {
@@ -66,20 +76,31 @@ function refuseListen(message: string): never {
 
 function normaliseListen(value: unknown): Listen {
   if (typeof value === 'number') {
-    return { kind: 'tcp', port: checkInteger('options.listen', value, 0, 65535), host: undefined, backlog: undefined };
+    return {
+      kind: 'tcp',
+      port: checkInteger('options.listen', value, 0, 65535),
+      host: undefined,
+      backlog: undefined,
+    };
   }
-  if (typeof value === 'string') return { kind: 'path', path: checkPath('options.listen', value), backlog: undefined };
+  if (typeof value === 'string')
+    return { kind: 'path', path: checkPath('options.listen', value), backlog: undefined };
   if (!isPlainObject(value)) invalidType('options.listen', 'a port, a path, or an object', value);
   const own = readOptions(value, LISTEN_KEYS, 'options.listen');
   const given = ['port', 'path', 'fd'].filter((key) => own[key] !== undefined);
   if (given.length > 1) refuseListen(`takes one of port, path or fd; received ${given.join(', ')}`);
   if (own.fd !== undefined) {
-    if (own.host !== undefined || own.backlog !== undefined) refuseListen('with fd takes no host or backlog');
+    if (own.host !== undefined || own.backlog !== undefined)
+      refuseListen('with fd takes no host or backlog');
     return { kind: 'fd', fd: checkInteger('options.listen.fd', own.fd, 0, MAX_INT32) };
   }
   if (own.path !== undefined) {
     if (own.host !== undefined) refuseListen('with path takes no host');
-    return { kind: 'path', path: checkPath('options.listen.path', own.path), backlog: backlogOf(own) };
+    return {
+      kind: 'path',
+      path: checkPath('options.listen.path', own.path),
+      backlog: backlogOf(own),
+    };
   }
   return {
     kind: 'tcp',
@@ -93,15 +114,24 @@ function normaliseListen(value: unknown): Listen {
 export function normaliseOptions(options: unknown): Normalised {
   if (!isPlainObject(options)) invalidType('options', 'a plain object', options);
   const own = readOptions(options, OPTIONS);
-  if (own.listen === undefined) invalidType('options.listen', 'a port, a path, or an object', undefined);
+  if (own.listen === undefined)
+    invalidType('options.listen', 'a port, a path, or an object', undefined);
   const listen = normaliseListen(own.listen);
   const serve = checkFunction<Normalised['serve']>('options.serve', own.serve);
-  const parallelism = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const workers = own.workers === undefined ? Math.max(1, Math.min(parallelism, MAX_WORKERS))
-    : checkInteger('options.workers', own.workers, 1, MAX_WORKERS);
-  const timeoutMs = own.timeoutMs === undefined ? 30000 : checkInteger('options.timeoutMs', own.timeoutMs, 0, MAX_INT32);
-  const gracefulTimeoutMs = own.gracefulTimeoutMs === undefined ? 10000
-    : checkInteger('options.gracefulTimeoutMs', own.gracefulTimeoutMs, 0, MAX_INT32);
+  const parallelism =
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const workers =
+    own.workers === undefined
+      ? Math.max(1, Math.min(parallelism, MAX_WORKERS))
+      : checkInteger('options.workers', own.workers, 1, MAX_WORKERS);
+  const timeoutMs =
+    own.timeoutMs === undefined
+      ? 30000
+      : checkInteger('options.timeoutMs', own.timeoutMs, 0, MAX_INT32);
+  const gracefulTimeoutMs =
+    own.gracefulTimeoutMs === undefined
+      ? 10000
+      : checkInteger('options.gracefulTimeoutMs', own.gracefulTimeoutMs, 0, MAX_INT32);
   const signals = own.signals === undefined ? true : checkBoolean('options.signals', own.signals);
   return { listen, serve, workers, timeoutMs, gracefulTimeoutMs, signals };
 }

@@ -48,10 +48,13 @@ export class Respawns {
   /** Fills the slots after `delayMs`, unless a replacement for `id` is already scheduled. */
   schedule(id: number, delayMs: number): void {
     if (this.#timers.has(id)) return;
-    this.#timers.set(id, setTimeout(() => {
-      this.#timers.delete(id);
-      this.#fill();
-    }, delayMs));
+    this.#timers.set(
+      id,
+      setTimeout(() => {
+        this.#timers.delete(id);
+        this.#fill();
+      }, delayMs),
+    );
   }
 
   /** Cancels the scheduled replacements of the slots from `firstId` on (all by default). */

@@ -24,11 +24,14 @@ export function installSignals(server: Controllable, report: (error: Error) => v
     ['SIGTTOU', () => void server.scale(Math.max(1, server.target - 1)).catch(report)],
     ['SIGTERM', stop('SIGTERM')],
     ['SIGINT', stop('SIGINT')],
-    ['SIGUSR2', () => {
-      server.handOver().then(() => {
-        if (process.listenerCount('SIGUSR2') === 0) process.exit(0);
-      }, report);
-    }],
+    [
+      'SIGUSR2',
+      () => {
+        server.handOver().then(() => {
+          if (process.listenerCount('SIGUSR2') === 0) process.exit(0);
+        }, report);
+      },
+    ],
   ];
   for (const [signal, handler] of handlers) process.on(signal, handler);
   return () => {

@@ -27,7 +27,9 @@ interface Closable {
 }
 
 function isClosable(value: unknown): value is Closable {
-  return typeof value === 'object' && value !== null && typeof (value as Closable).close === 'function';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as Closable).close === 'function'
+  );
 }
 
 /** Called in the child right after fork(), before anything else. */
@@ -89,20 +91,23 @@ export function runWorker(setup: WorkerSetup): void {
 
   // A synchronous throw is an uncaught exception here, as in any Node program: exit code 1.
   const value = setup.serve(setup.context);
-  Promise.resolve(value).then((result) => {
-    served = result;
-    const server = result as Closable;
-    if (isClosable(result) && server.listening === false && typeof server.once === 'function') {
-      server.once('listening', accepting);
-      server.once('error', (error) => {
+  Promise.resolve(value).then(
+    (result) => {
+      served = result;
+      const server = result as Closable;
+      if (isClosable(result) && server.listening === false && typeof server.once === 'function') {
+        server.once('listening', accepting);
+        server.once('error', (error) => {
+          throw error;
+        });
+      } else {
+        accepting();
+      }
+    },
+    (error: unknown) => {
+      process.nextTick(() => {
         throw error;
       });
-    } else {
-      accepting();
-    }
-  }, (error: unknown) => {
-    process.nextTick(() => {
-      throw error;
-    });
-  });
+    },
+  );
 }

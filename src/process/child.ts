@@ -11,7 +11,6 @@ import { sendRecord, sendResult, warmUpResultEncoders } from './result-pipe';
 import type { ProcessState } from './state';
 import { KIND_ERROR, errorRecord, v8 } from './wire';
 
-
 /** The state of the Process this process is: MainProcess's, or in a Process child its own. */
 export let current: ProcessState;
 /** MainProcess's state (its run() has no target: the warm-up calls it). */
@@ -35,8 +34,10 @@ export function nextIdentity(): number[] {
 class ChildUnwind extends Error {
   readonly code = 'ERR_PROCESS_CHILD_UNWIND';
   constructor(name: string) {
-    super(`The child of ${name} leaves the parent's code here while its async run() goes on ` +
-      '(rethrow errors with code ERR_PROCESS_CHILD_UNWIND)');
+    super(
+      `The child of ${name} leaves the parent's code here while its async run() goes on ` +
+        '(rethrow errors with code ERR_PROCESS_CHILD_UNWIND)',
+    );
     this.name = 'ChildUnwind';
   }
 }
@@ -78,7 +79,9 @@ export function runChild(state: ProcessState | typeof WARM_UP, writeFd: number):
   let thenable = false;
   try {
     value = state.owner.run();
-    thenable = (typeof value === 'object' || typeof value === 'function') && value !== null &&
+    thenable =
+      (typeof value === 'object' || typeof value === 'function') &&
+      value !== null &&
       typeof (value as PromiseLike<unknown>).then === 'function';
   } catch (error) {
     if (current !== state) throw error; // we are a grandchild leaving its parent's code

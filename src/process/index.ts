@@ -21,7 +21,8 @@ const MAIN_PROCESS = Symbol('MainProcess');
 
 function stateOf(self: unknown): ProcessState {
   const state = states.get(self as Process);
-  if (state === undefined) fail(TypeError, 'ERR_INVALID_THIS', 'Value of "this" must be of type Process');
+  if (state === undefined)
+    fail(TypeError, 'ERR_INVALID_THIS', 'Value of "this" must be of type Process');
   return state;
 }
 
@@ -53,15 +54,18 @@ export class Process<T = unknown> {
     const { target, args, name, daemon } = checkProcessOptions(options);
     const identity = nextIdentity();
     const className = new.target?.name || 'Process';
-    states.set(this as Process, new ProcessState(
+    states.set(
       this as Process,
-      name ?? `${className}-${identity.join(':')}`,
-      daemon ?? current.daemon,
-      identity,
-      process.pid,
-      target,
-      args,
-    ));
+      new ProcessState(
+        this as Process,
+        name ?? `${className}-${identity.join(':')}`,
+        daemon ?? current.daemon,
+        identity,
+        process.pid,
+        target,
+        args,
+      ),
+    );
   }
 
   /** Python `name`. Default `Process-N`; settable at any time. */
@@ -136,10 +140,16 @@ export class Process<T = unknown> {
     const state = stateOf(this);
     if (state.started) misuse('ERR_PROCESS_ALREADY_STARTED', 'cannot start a process twice');
     if (state.parentPid !== process.pid) {
-      misuse('ERR_NOT_A_CHILD_PROCESS', 'can only start a process object created by current process');
+      misuse(
+        'ERR_NOT_A_CHILD_PROCESS',
+        'can only start a process object created by current process',
+      );
     }
     if (current.daemon) {
-      misuse('ERR_DAEMONIC_PROCESS_CHILDREN', 'daemonic processes are not allowed to have children');
+      misuse(
+        'ERR_DAEMONIC_PROCESS_CHILDREN',
+        'daemonic processes are not allowed to have children',
+      );
     }
     cleanup();
     const writeFd = openResultPipe().writeFd;
@@ -201,7 +211,8 @@ export class Process<T = unknown> {
     checkArity(arguments, 0, 0);
     const state = stateOf(this);
     if (state === current) return true;
-    if (state.parentPid !== process.pid) misuse('ERR_NOT_A_CHILD_PROCESS', 'can only test a child process');
+    if (state.parentPid !== process.pid)
+      misuse('ERR_NOT_A_CHILD_PROCESS', 'can only test a child process');
     if (!state.started || state.pid === null) return false;
     return !state.poll(true);
   }
@@ -221,12 +232,14 @@ export class Process<T = unknown> {
   /** Python's repr: `<Process name='Process-1' pid=123 parent=100 started daemon>`. */
   [inspect.custom](): string {
     const state = stateOf(this);
-    const kind = state === stateOf(mainProcess) ? '_MainProcess' : this.constructor.name || 'Process';
+    const kind =
+      state === stateOf(mainProcess) ? '_MainProcess' : this.constructor.name || 'Process';
     const parts = [`${kind} name='${state.name}'`];
     if (state.pid !== null) parts.push(`pid=${state.pid}`);
     if (state.parentPid !== null) parts.push(`parent=${state.parentPid}`);
     if (!state.started) parts.push('initial');
-    else if (state.done && state !== current) parts.push('stopped', `exitcode=${String(state.exitCode)}`);
+    else if (state.done && state !== current)
+      parts.push('stopped', `exitcode=${String(state.exitCode)}`);
     else parts.push('started');
     if (state.daemon) parts.push('daemon');
     return `<${parts.join(' ')}>`;
@@ -236,7 +249,8 @@ export class Process<T = unknown> {
 /** The state of a Process that this process started: join() and joinSync() accept no other. */
 function joinableState(self: unknown): ProcessState {
   const state = stateOf(self);
-  if (state.parentPid !== process.pid) misuse('ERR_NOT_A_CHILD_PROCESS', 'can only join a child process');
+  if (state.parentPid !== process.pid)
+    misuse('ERR_NOT_A_CHILD_PROCESS', 'can only join a child process');
   if (!state.started) misuse('ERR_PROCESS_NOT_STARTED', 'can only join a started process');
   return state;
 }
@@ -245,7 +259,8 @@ function signalChild(state: ProcessState, signal: NodeJS.Signals, what: string):
   if (!state.started || state.pid === null) {
     misuse('ERR_PROCESS_NOT_STARTED', `can only ${what} a started process`);
   }
-  if (state.parentPid !== process.pid) misuse('ERR_NOT_A_CHILD_PROCESS', `can only ${what} a child process`);
+  if (state.parentPid !== process.pid)
+    misuse('ERR_NOT_A_CHILD_PROCESS', `can only ${what} a child process`);
   state.signal(signal);
 }
 

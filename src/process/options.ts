@@ -8,6 +8,7 @@ export interface ProcessOptions<T = unknown> {
    * The function the child runs (Python `target`), called with `args`. Its return value, or
    * the value its returned Promise resolves to, becomes `result` in the parent.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a target of any parameter types
   target?: ((...args: any[]) => T | PromiseLike<T>) | null;
   /** Arguments for `target` (Python `args`), passed as they are: no copying, no serializing. */
   args?: readonly unknown[] | null;

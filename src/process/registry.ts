@@ -91,8 +91,12 @@ export function cleanup(): void {
 // synchronous run() never returns to the loop, so it skips that work. Everything a child
 // touches costs it a copy-on-write page fault: empty collections are left alone.
 function inheritsParentState(): boolean {
-  return children.size > 0 || resultPipe !== null || signalHandlersInstalled ||
-    inheritedStates.length > 0;
+  return (
+    children.size > 0 ||
+    resultPipe !== null ||
+    signalHandlersInstalled ||
+    inheritedStates.length > 0
+  );
 }
 
 /** `inParent`: called by the onFork hook before the fork, so that it is compiled there. */

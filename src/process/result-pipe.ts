@@ -30,7 +30,11 @@ export interface ReadInto {
  * read (their copy of the pipe is this process's). With `onread`, Node reads into one buffer
  * instead of a new Buffer per read.
  */
-export function parentOnlyPipe(onread?: ReadInto): { readFd: number; writeFd: number; socket: Socket } {
+export function parentOnlyPipe(onread?: ReadInto): {
+  readFd: number;
+  writeFd: number;
+  socket: Socket;
+} {
   const [readFd, writeFd] = pipe();
   let socket: Socket;
   try {

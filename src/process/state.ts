@@ -10,8 +10,15 @@ import type { WaitStatus } from '../status';
 import type { Process } from './index';
 import { updateSignalHandlers } from './lifecycle';
 import { resultPipe, untrack, waiting, watchSigchld } from './registry';
-import { ErrorRecord, KIND_ERROR, KIND_RESULT, ResultRecord, decodeSmall, rebuildError, v8 } from './wire';
-
+import {
+  ErrorRecord,
+  KIND_ERROR,
+  KIND_RESULT,
+  ResultRecord,
+  decodeSmall,
+  rebuildError,
+  v8,
+} from './wire';
 
 /** First and longest pause of the safety-net poll of an awaited child (SIGCHLD comes first). */
 const FIRST_POLL_DELAY_MS = 8;
@@ -162,7 +169,8 @@ export class ProcessState {
   private decode(record: ResultRecord): void {
     try {
       if (record.kind === KIND_RESULT) this.result = v8().deserialize(record.payload);
-      else if (record.kind === KIND_ERROR) this.error = rebuildError(v8().deserialize(record.payload) as ErrorRecord);
+      else if (record.kind === KIND_ERROR)
+        this.error = rebuildError(v8().deserialize(record.payload) as ErrorRecord);
       else this.result = decodeSmall(record.kind, record.payload);
     } catch (error) {
       this.error = error instanceof Error ? error : new Error(String(error));

@@ -45,7 +45,10 @@ export interface ResultRecord {
 export function errorRecord(error: unknown): ErrorRecord {
   const record: ErrorRecord = { name: 'Error', message: '' };
   try {
-    if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
+    if (
+      error instanceof Error ||
+      (typeof error === 'object' && error !== null && 'message' in error)
+    ) {
       const e = error as Error & { code?: unknown };
       record.name = String(e.name ?? 'Error');
       record.message = String(e.message ?? '');
@@ -64,7 +67,10 @@ export function errorRecord(error: unknown): ErrorRecord {
 export function rebuildError(record: ErrorRecord): Error {
   const error = new Error(record.message);
   Object.defineProperty(error, 'name', {
-    value: record.name, writable: true, enumerable: false, configurable: true,
+    value: record.name,
+    writable: true,
+    enumerable: false,
+    configurable: true,
   });
   error.stack = record.stack ?? `${record.name}: ${record.message}`;
   if (record.code !== undefined) (error as NodeJS.ErrnoException).code = String(record.code);
@@ -101,12 +107,18 @@ export function encodeSmall(value: unknown, pid: number, into: Buffer): number {
 /** The value of a small record's payload (the inverse of encodeSmall). */
 export function decodeSmall(kind: number, payload: Buffer): unknown {
   switch (kind) {
-    case KIND_NULL: return null;
-    case KIND_TRUE: return true;
-    case KIND_FALSE: return false;
-    case KIND_NUMBER: return payload.readDoubleLE(0);
-    case KIND_STRING: return payload.toString('utf8');
-    default: return undefined;
+    case KIND_NULL:
+      return null;
+    case KIND_TRUE:
+      return true;
+    case KIND_FALSE:
+      return false;
+    case KIND_NUMBER:
+      return payload.readDoubleLE(0);
+    case KIND_STRING:
+      return payload.toString('utf8');
+    default:
+      return undefined;
   }
 }
 

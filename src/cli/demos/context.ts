@@ -15,8 +15,11 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `predicate` every `everyMs` until true (resolves true) or `timeoutMs` passed (false). */
-export async function until(predicate: () => boolean, timeoutMs = 5000, everyMs = 10):
-Promise<boolean> {
+export async function until(
+  predicate: () => boolean,
+  timeoutMs = 5000,
+  everyMs = 10,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (predicate()) return true;
@@ -38,8 +41,10 @@ export class DemoOutput {
   }
 
   title(name: string, summary: string): void {
-    this.line(`${this.style.bold(this.style.cyan(`posix-fork demo ${name}`))} ${this.style.dim('—')} ` +
-      `${summary}`);
+    this.line(
+      `${this.style.bold(this.style.cyan(`posix-fork demo ${name}`))} ${this.style.dim('—')} ` +
+        `${summary}`,
+    );
   }
 
   /** Explanation text, dimmed a little less than notes: plain lines. */
@@ -68,14 +73,15 @@ export class DemoOutput {
     this.line(this.style.green(`  ✓ ${text}`));
   }
 
-
   /**
    * The live rows of `pids`, like `ps -o stat,ppid,pid,cmd -p <pids>`, written at once so that
    * lines other processes print cannot land inside the table.
    */
   table(caption: string, pids: readonly number[], notes?: ReadonlyMap<number, string>): void {
-    const lines = [this.style.dim(`  ${caption}`),
-      ...formatTable(pids, this.style, { notes, width: this.width, indent: '    ' })];
+    const lines = [
+      this.style.dim(`  ${caption}`),
+      ...formatTable(pids, this.style, { notes, width: this.width, indent: '    ' }),
+    ];
     writeAll(`${lines.join('\n')}\n`);
   }
 }

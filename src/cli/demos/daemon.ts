@@ -32,11 +32,15 @@ async function showAndStop(run: ExampleRun, out: DemoOutput): Promise<number[]> 
   await until(() => psRow(daemon)?.ppid !== sessionOf(daemon), 2000);
   const adopter = psRow(daemon)?.ppid ?? 0;
   out.line();
-  out.table(`the daemon, pid ${daemon} from ${pidFile}:`, [daemon], new Map([
-    [daemon, `← the daemon: parent ${adopter} (${processName(adopter) ?? '?'})`],
-  ]));
-  out.note(`session ${sessionOf(daemon) ?? '?'}: started by the first child, now gone; no "s" in STAT: ` +
-    'the daemon is not its leader');
+  out.table(
+    `the daemon, pid ${daemon} from ${pidFile}:`,
+    [daemon],
+    new Map([[daemon, `← the daemon: parent ${adopter} (${processName(adopter) ?? '?'})`]]),
+  );
+  out.note(
+    `session ${sessionOf(daemon) ?? '?'}: started by the first child, now gone; no "s" in STAT: ` +
+      'the daemon is not its leader',
+  );
   out.note(`terminal: ${terminalOf(daemon)} · cwd: ${cwdOf(daemon)} · umask: ${umaskOf(daemon)}`);
   out.line();
   out.step(`cleanup: kill -TERM $(cat ${pidFile})`);
@@ -48,10 +52,14 @@ async function showAndStop(run: ExampleRun, out: DemoOutput): Promise<number[]> 
   }
   const removed = await until(() => !existsSync(pidFile), 1000);
   if (!removed) unlinkSync(pidFile);
-  out.good(`daemon ${daemon} ${stopped ? 'ended on SIGTERM' : 'killed'}; ` +
-    `${removed ? 'its exit handler removed the pidfile' : 'pidfile removed by the demo'}`);
+  out.good(
+    `daemon ${daemon} ${stopped ? 'ended on SIGTERM' : 'killed'}; ` +
+      `${removed ? 'its exit handler removed the pidfile' : 'pidfile removed by the demo'}`,
+  );
   if (!(await until(() => stateOf(daemon) === null, 3000, 20))) {
-    out.note(`pid ${daemon} is a zombie until its new parent ${adopter} reaps it (that process is slow to reap)`);
+    out.note(
+      `pid ${daemon} is a zombie until its new parent ${adopter} reaps it (that process is slow to reap)`,
+    );
   }
   return [daemon];
 }

@@ -78,7 +78,10 @@ const SPECS: readonly DemoSpec[] = [
   serverDemo,
 ];
 
-export const DEMOS: readonly Demo[] = SPECS.map((spec) => ({ ...spec, run: (out) => runDemo(spec, out) }));
+export const DEMOS: readonly Demo[] = SPECS.map((spec) => ({
+  ...spec,
+  run: (out) => runDemo(spec, out),
+}));
 
 export function findDemo(name: string): Demo | undefined {
   return DEMOS.find((demo) => demo.name === name);

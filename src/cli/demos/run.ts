@@ -53,8 +53,11 @@ export async function runDemo(demo: DemoSpec, out: DemoOutput): Promise<void> {
     const unshown = (await demo.drive?.(run, out)) ?? [];
     const status = await run.exited;
     if (status.exitCode !== 0) {
-      throw new Error(`examples/${demo.example}.ts ended with ${status.exitCode === null
-        ? `signal ${status.signal}` : `exit code ${status.exitCode}`}`);
+      throw new Error(
+        `examples/${demo.example}.ts ended with ${
+          status.exitCode === null ? `signal ${status.signal}` : `exit code ${status.exitCode}`
+        }`,
+      );
     }
     await checkNothingLeft([pid, ...shownPids(shownFile), ...unshown], out);
   } finally {
@@ -125,6 +128,7 @@ async function checkNothingLeft(pids: number[], out: DemoOutput): Promise<void> 
       // ended meanwhile
     }
   }
-  if (running.length > 0) throw new Error(`still running after the example: ${running.join(', ')} (killed)`);
+  if (running.length > 0)
+    throw new Error(`still running after the example: ${running.join(', ')} (killed)`);
   out.good('every process the example started has ended: nothing left behind');
 }

@@ -33,10 +33,14 @@ async function talkToServer(run: ExampleRun, out: DemoOutput): Promise<void> {
   for (let i = 1; i <= CLIENTS; i++) clients.push(await connect(port, i, out));
   const children = clients.map((client) => client.server);
   out.line();
-  out.table(`${CLIENTS} connections open — ps -o stat,ppid,pid,cmd:`, [run.pid, ...children], new Map([
-    [run.pid, '← the server: accepts only'],
-    ...children.map((pid): [number, string] => [pid, '← serves one connection']),
-  ]));
+  out.table(
+    `${CLIENTS} connections open — ps -o stat,ppid,pid,cmd:`,
+    [run.pid, ...children],
+    new Map([
+      [run.pid, '← the server: accepts only'],
+      ...children.map((pid): [number, string] => [pid, '← serves one connection']),
+    ]),
+  );
   out.line();
   out.say('client', 'sending "q" on each connection: each child closes it and exits');
   for (const client of clients) client.socket.write('q\n');
@@ -57,7 +61,8 @@ async function connect(port: number, n: number, out: DemoOutput): Promise<Client
     try {
       return await hello(port, n, out);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline)
+        throw error;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -4,9 +4,17 @@ import { Process } from '../src/process';
 import { MAX_TIMEOUT_MS, checkProcessOptions, checkTimeout } from '../src/process/options';
 
 const typeError = (code: string, message?: string) =>
-  expect.objectContaining({ name: 'TypeError', code, ...(message === undefined ? {} : { message }) });
+  expect.objectContaining({
+    name: 'TypeError',
+    code,
+    ...(message === undefined ? {} : { message }),
+  });
 const rangeError = (message?: string) =>
-  expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', ...(message === undefined ? {} : { message }) });
+  expect.objectContaining({
+    name: 'RangeError',
+    code: 'ERR_OUT_OF_RANGE',
+    ...(message === undefined ? {} : { message }),
+  });
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -24,7 +32,9 @@ describe('options', () => {
     expect(checkProcessOptions(undefined)).toEqual(none);
     expect(checkProcessOptions({})).toEqual(none);
     expect(checkProcessOptions(Object.create(null))).toEqual(none);
-    expect(checkProcessOptions({ target: null, args: null, name: null, daemon: null })).toEqual(none);
+    expect(checkProcessOptions({ target: null, args: null, name: null, daemon: null })).toEqual(
+      none,
+    );
     expect(checkProcessOptions({ target: undefined, args: undefined })).toEqual(none);
   });
 
@@ -38,15 +48,32 @@ describe('options', () => {
     expect(checked.args[1]).toBe(args[1]); // a shallow copy: the child gets the objects themselves
     expect(checked.name).toBe('worker');
     expect(checked.daemon).toBe(true);
-    expect(checkProcessOptions({ daemon: false, name: '' })).toMatchObject({ daemon: false, name: '' });
+    expect(checkProcessOptions({ daemon: false, name: '' })).toMatchObject({
+      daemon: false,
+      name: '',
+    });
   });
 
   test('the options argument must be a plain object', () => {
-    for (const value of [null, 1, 'x', true, [], new Date(), new Map(), () => undefined, Object.create({})]) {
+    for (const value of [
+      null,
+      1,
+      'x',
+      true,
+      [],
+      new Date(),
+      new Map(),
+      () => undefined,
+      Object.create({}),
+    ]) {
       expect(thrown(() => checkProcessOptions(value))).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
     }
     expect(thrown(() => checkProcessOptions(null))).toEqual(
-      typeError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be a plain object. Received null'));
+      typeError(
+        'ERR_INVALID_ARG_TYPE',
+        'The "options" argument must be a plain object. Received null',
+      ),
+    );
   });
 
   test('each option has its type', () => {
@@ -63,13 +90,19 @@ describe('options', () => {
     for (const [key, value, expected] of cases) {
       const error = thrown(() => checkProcessOptions({ [key]: value }));
       expect(error).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
-      expect((error as Error).message).toMatch(`The "options.${key}" property must be ${expected}. Received `);
+      expect((error as Error).message).toMatch(
+        `The "options.${key}" property must be ${expected}. Received `,
+      );
     }
   });
 
   test('unknown keys are refused, naming the known ones', () => {
-    expect(thrown(() => checkProcessOptions({ targt: () => 1 }))).toEqual(typeError('ERR_INVALID_ARG_VALUE',
-      "The \"options\" argument has an unknown property 'targt' (known: target, args, name, daemon)"));
+    expect(thrown(() => checkProcessOptions({ targt: () => 1 }))).toEqual(
+      typeError(
+        'ERR_INVALID_ARG_VALUE',
+        'The "options" argument has an unknown property \'targt\' (known: target, args, name, daemon)',
+      ),
+    );
   });
 
   test('own properties only: Object.prototype changes nothing', () => {
@@ -102,8 +135,11 @@ describe('timeouts', () => {
     for (const value of [-1, -0.001, MAX_TIMEOUT_MS + 1, NaN, -Infinity]) {
       expect(thrown(() => checkTimeout(value))).toEqual(rangeError());
     }
-    expect(thrown(() => checkTimeout(-1))).toEqual(rangeError(
-      'The value of "timeoutMs" is out of range. It must be >= 0 && <= 2147483647 or Infinity. Received -1'));
+    expect(thrown(() => checkTimeout(-1))).toEqual(
+      rangeError(
+        'The value of "timeoutMs" is out of range. It must be >= 0 && <= 2147483647 or Infinity. Received -1',
+      ),
+    );
   });
 
   test('not a number: TypeError', () => {
@@ -111,7 +147,8 @@ describe('timeouts', () => {
       expect(thrown(() => checkTimeout(value))).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
     }
     expect((thrown(() => checkTimeout('5')) as Error).message).toBe(
-      'The "timeoutMs" argument must be of type number. Received type string (\'5\')');
+      'The "timeoutMs" argument must be of type number. Received type string (\'5\')',
+    );
   });
 });
 
@@ -140,21 +177,41 @@ describe('the class checks its arguments before doing anything', () => {
 
   test('setters and methods check their arguments', async () => {
     const p = new Process();
-    expect(thrown(() => { (p as { name: unknown }).name = 5; })).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
-    expect(thrown(() => { (p as { daemon: unknown }).daemon = 'yes'; })).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
-    expect(thrown(() => (p.joinSync as (...a: unknown[]) => unknown)(1, 2))).toEqual(typeError('ERR_TOO_MANY_ARGS'));
+    expect(
+      thrown(() => {
+        (p as { name: unknown }).name = 5;
+      }),
+    ).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
+    expect(
+      thrown(() => {
+        (p as { daemon: unknown }).daemon = 'yes';
+      }),
+    ).toEqual(typeError('ERR_INVALID_ARG_TYPE'));
+    expect(thrown(() => (p.joinSync as (...a: unknown[]) => unknown)(1, 2))).toEqual(
+      typeError('ERR_TOO_MANY_ARGS'),
+    );
     expect(thrown(() => p.joinSync(-5))).toEqual(rangeError());
     await expect(p.join(-5)).rejects.toEqual(rangeError());
-    await expect((p.join as (t: unknown) => Promise<unknown>)('x')).rejects.toEqual(typeError('ERR_INVALID_ARG_TYPE'));
-    expect(thrown(() => (p.start as (...a: unknown[]) => void)(1))).toEqual(typeError('ERR_TOO_MANY_ARGS'));
+    await expect((p.join as (t: unknown) => Promise<unknown>)('x')).rejects.toEqual(
+      typeError('ERR_INVALID_ARG_TYPE'),
+    );
+    expect(thrown(() => (p.start as (...a: unknown[]) => void)(1))).toEqual(
+      typeError('ERR_TOO_MANY_ARGS'),
+    );
     expect(thrown(() => Process.prototype.isAlive.call({}))).toEqual(typeError('ERR_INVALID_THIS'));
   });
 
   test('misuse before start(): an Error with a code', async () => {
     const p = new Process();
-    expect(thrown(() => p.joinSync())).toEqual(expect.objectContaining({ code: 'ERR_PROCESS_NOT_STARTED' }));
-    await expect(p.join()).rejects.toEqual(expect.objectContaining({ code: 'ERR_PROCESS_NOT_STARTED' }));
-    expect(thrown(() => p.terminate())).toEqual(expect.objectContaining({ code: 'ERR_PROCESS_NOT_STARTED' }));
+    expect(thrown(() => p.joinSync())).toEqual(
+      expect.objectContaining({ code: 'ERR_PROCESS_NOT_STARTED' }),
+    );
+    await expect(p.join()).rejects.toEqual(
+      expect.objectContaining({ code: 'ERR_PROCESS_NOT_STARTED' }),
+    );
+    expect(thrown(() => p.terminate())).toEqual(
+      expect.objectContaining({ code: 'ERR_PROCESS_NOT_STARTED' }),
+    );
     expect(p.isAlive()).toBe(false);
   });
 });

@@ -5,7 +5,11 @@ function thrown(call: () => unknown): { name: string; code: unknown; message: st
   try {
     call();
   } catch (error) {
-    return { name: (error as Error).name, code: (error as NodeJS.ErrnoException).code, message: (error as Error).message };
+    return {
+      name: (error as Error).name,
+      code: (error as NodeJS.ErrnoException).code,
+      message: (error as Error).message,
+    };
   }
   throw new Error('no error thrown');
 }
@@ -43,10 +47,15 @@ test('errors carry the codes and the "Received …" words of src/args.ts', () =>
   expect(thrown(() => readReaperOptions({ pollMs: 0 }))).toEqual({
     name: 'RangeError',
     code: 'ERR_OUT_OF_RANGE',
-    message: 'The value of "options.pollMs" is out of range. It must be an integer >= 1 and <= 2147483647. Received 0',
+    message:
+      'The value of "options.pollMs" is out of range. It must be an integer >= 1 and <= 2147483647. Received 0',
   });
-  expect(thrown(() => readReaperOptions({ pollms: 10 }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-  expect(thrown(() => readReapOptions({ [Symbol('s')]: 1 }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  expect(thrown(() => readReaperOptions({ pollms: 10 }))).toMatchObject({
+    code: 'ERR_INVALID_ARG_VALUE',
+  });
+  expect(thrown(() => readReapOptions({ [Symbol('s')]: 1 }))).toMatchObject({
+    code: 'ERR_INVALID_ARG_VALUE',
+  });
   expect(thrown(() => readReapOptions(new Date(0)))).toEqual({
     name: 'TypeError',
     code: 'ERR_INVALID_ARG_TYPE',

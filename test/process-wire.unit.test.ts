@@ -31,39 +31,68 @@ function reader(): { records: Delivered[]; assembler: RecordAssembler } {
 /** The chunks of an encoded record, as the writer sends them (PIPE_BUF bytes at a time). */
 function chunksOf(encoded: Buffer): Buffer[] {
   const chunks: Buffer[] = [];
-  for (let at = 0; at < encoded.length; at += PIPE_BUF) chunks.push(encoded.subarray(at, at + PIPE_BUF));
+  for (let at = 0; at < encoded.length; at += PIPE_BUF)
+    chunks.push(encoded.subarray(at, at + PIPE_BUF));
   return chunks;
 }
 
 describe('small values', () => {
   const longest = 'x'.repeat(Math.floor(CHUNK_DATA / 3));
   const values: unknown[] = [
-    undefined, null, true, false,
-    0, -0, 1, -1, 0.5, 2 ** 53 + 2, -1e300, Number.MIN_VALUE, Number.MAX_VALUE, NaN, Infinity, -Infinity,
-    '', 'abc', 'héllo wörld', '日本語のテキスト', 'emoji 🎉 and ✓', longest,
+    undefined,
+    null,
+    true,
+    false,
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    2 ** 53 + 2,
+    -1e300,
+    Number.MIN_VALUE,
+    Number.MAX_VALUE,
+    NaN,
+    Infinity,
+    -Infinity,
+    '',
+    'abc',
+    'héllo wörld',
+    '日本語のテキスト',
+    'emoji 🎉 and ✓',
+    longest,
   ];
 
   const label = (value: unknown): string =>
-    (value === longest ? `'x' × ${longest.length}` : typeof value === 'string' ? `'${value}'` : Object.is(value, -0) ? '-0' : String(value));
+    value === longest
+      ? `'x' × ${longest.length}`
+      : typeof value === 'string'
+        ? `'${value}'`
+        : Object.is(value, -0)
+          ? '-0'
+          : String(value);
 
-  test.each(values.map((value) => [label(value), value]))('%s round-trips through one chunk', (_, value) => {
-    const buffer = Buffer.alloc(PIPE_BUF);
-    const length = encodeSmall(value, 4321, buffer);
-    expect(length).toBeGreaterThanOrEqual(CHUNK_HEADER);
-    expect(length).toBeLessThanOrEqual(PIPE_BUF);
-    expect(buffer.readUInt32LE(0)).toBe(4321);
-    expect(buffer[4] & LAST_CHUNK).toBe(LAST_CHUNK);
-    expect(buffer.readUInt16LE(5)).toBe(length - CHUNK_HEADER);
-    const kind = buffer[4] & ~LAST_CHUNK;
-    expect(Object.is(decodeSmall(kind, buffer.subarray(CHUNK_HEADER, length)), value)).toBe(true);
+  test.each(values.map((value) => [label(value), value]))(
+    '%s round-trips through one chunk',
+    (_, value) => {
+      const buffer = Buffer.alloc(PIPE_BUF);
+      const length = encodeSmall(value, 4321, buffer);
+      expect(length).toBeGreaterThanOrEqual(CHUNK_HEADER);
+      expect(length).toBeLessThanOrEqual(PIPE_BUF);
+      expect(buffer.readUInt32LE(0)).toBe(4321);
+      expect(buffer[4] & LAST_CHUNK).toBe(LAST_CHUNK);
+      expect(buffer.readUInt16LE(5)).toBe(length - CHUNK_HEADER);
+      const kind = buffer[4] & ~LAST_CHUNK;
+      expect(Object.is(decodeSmall(kind, buffer.subarray(CHUNK_HEADER, length)), value)).toBe(true);
 
-    const { records, assembler } = reader();
-    assembler.feed(Buffer.from(buffer.subarray(0, length)));
-    expect(records).toHaveLength(1);
-    expect(records[0].pid).toBe(4321);
-    expect(records[0].kind).toBe(kind);
-    expect(Object.is(decodeSmall(records[0].kind, records[0].payload), value)).toBe(true);
-  });
+      const { records, assembler } = reader();
+      assembler.feed(Buffer.from(buffer.subarray(0, length)));
+      expect(records).toHaveLength(1);
+      expect(records[0].pid).toBe(4321);
+      expect(records[0].kind).toBe(kind);
+      expect(Object.is(decodeSmall(records[0].kind, records[0].payload), value)).toBe(true);
+    },
+  );
 
   test('each small value has its own kind, below the last-chunk flag', () => {
     const buffer = Buffer.alloc(PIPE_BUF);
@@ -81,7 +110,15 @@ describe('small values', () => {
   test('other values are left to v8.serialize (-1, nothing written)', () => {
     const buffer = Buffer.alloc(PIPE_BUF);
     const others: unknown[] = [
-      {}, [], [1], new Date(0), 1n, Symbol('s'), () => 1, new Map(), Buffer.from('x'),
+      {},
+      [],
+      [1],
+      new Date(0),
+      1n,
+      Symbol('s'),
+      () => 1,
+      new Map(),
+      Buffer.from('x'),
       'x'.repeat(Math.floor(CHUNK_DATA / 3) + 1),
     ];
     for (const value of others) expect(encodeSmall(value, 1, buffer)).toBe(-1);
@@ -90,7 +127,9 @@ describe('small values', () => {
 });
 
 describe('chunks', () => {
-  const payload = Buffer.from(Array.from({ length: 3 * CHUNK_DATA + 100 }, (_, i) => (i * 7) & 0xff));
+  const payload = Buffer.from(
+    Array.from({ length: 3 * CHUNK_DATA + 100 }, (_, i) => (i * 7) & 0xff),
+  );
 
   test('a large payload is cut into chunks of at most PIPE_BUF bytes, the last one flagged', () => {
     const encoded = encodeChunks(99, KIND_RESULT, payload);
@@ -128,7 +167,10 @@ describe('chunks', () => {
     const b = chunksOf(encodeChunks(20, KIND_ERROR, other));
     const { records, assembler } = reader();
     assembler.feed(Buffer.concat([a[0], b[0], a[1], a[2], b[1], a[3]]));
-    expect(records.map((r) => [r.pid, r.kind])).toEqual([[20, KIND_ERROR], [10, KIND_RESULT]]);
+    expect(records.map((r) => [r.pid, r.kind])).toEqual([
+      [20, KIND_ERROR],
+      [10, KIND_RESULT],
+    ]);
     expect(records[0].payload.equals(other)).toBe(true);
     expect(records[1].payload.equals(payload)).toBe(true);
   });
@@ -202,7 +244,10 @@ describe('errors', () => {
     expect(errorRecord(42)).toEqual({ name: 'Error', message: '42' });
     expect(errorRecord(undefined)).toEqual({ name: 'Error', message: 'undefined' });
     expect(errorRecord({ a: 1 })).toEqual({ name: 'Error', message: '{ a: 1 }' });
-    expect(errorRecord({ name: 'Like', message: 'an error' })).toEqual({ name: 'Like', message: 'an error' });
+    expect(errorRecord({ name: 'Like', message: 'an error' })).toEqual({
+      name: 'Like',
+      message: 'an error',
+    });
   });
 
   test('a value whose properties throw is still described', () => {

@@ -1,28 +1,64 @@
 // Pool's pure logic, in process: chunk planning and hand-out, the result format
 // (its options: pool-options.unit.test.ts).
 import { defaultChunksize } from '../src/pool/options';
-import { Dispatcher, PREFETCH, STOP, chunkEnd, chunkStart, planChunks, planGuided, workerCount } from '../src/pool/schedule';
 import {
-  ERROR, FLOAT64, INT32, PIECE_DATA, PIPE_BUF, PieceReader, RecordDecoder, SMALL, V8,
-  recordKind, writeError, writeResults,
+  Dispatcher,
+  PREFETCH,
+  STOP,
+  chunkEnd,
+  chunkStart,
+  planChunks,
+  planGuided,
+  workerCount,
+} from '../src/pool/schedule';
+import {
+  FLOAT64,
+  INT32,
+  PIECE_DATA,
+  PIPE_BUF,
+  PieceReader,
+  RecordDecoder,
+  SMALL,
+  V8,
+  recordKind,
+  writeError,
+  writeResults,
 } from '../src/pool/wire';
 
 describe('chunks', () => {
   test('plan and bounds cover every item once', () => {
     const plan = planChunks(10, 3);
     expect(plan.count).toBe(4);
-    const bounds = Array.from({ length: plan.count }, (_, c) => [chunkStart(plan, c), chunkEnd(plan, c)]);
-    expect(bounds).toEqual([[0, 3], [3, 6], [6, 9], [9, 10]]);
+    const bounds = Array.from({ length: plan.count }, (_, c) => [
+      chunkStart(plan, c),
+      chunkEnd(plan, c),
+    ]);
+    expect(bounds).toEqual([
+      [0, 3],
+      [3, 6],
+      [6, 9],
+      [9, 10],
+    ]);
     expect(workerCount(plan, 8)).toBe(4);
     expect(workerCount(plan, 2)).toBe(2);
     expect(planChunks(0, 5).count).toBe(0);
   });
 
   test('the default plan: chunks shrink from the largest to 1/16 of it, covering every item once', () => {
-    for (const [length, processes] of [[200, 2], [100000, 2], [17, 4], [1, 3], [0, 2], [5, 8]]) {
+    for (const [length, processes] of [
+      [200, 2],
+      [100000, 2],
+      [17, 4],
+      [1, 3],
+      [0, 2],
+      [5, 8],
+    ]) {
       const largest = defaultChunksize(length, processes);
       const plan = planGuided(length, processes, largest);
-      const sizes = Array.from({ length: plan.count }, (_, c) => chunkEnd(plan, c) - chunkStart(plan, c));
+      const sizes = Array.from(
+        { length: plan.count },
+        (_, c) => chunkEnd(plan, c) - chunkStart(plan, c),
+      );
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(length);
       if (length === 0) continue;
       expect(chunkStart(plan, 0)).toBe(0);
@@ -34,7 +70,9 @@ describe('chunks', () => {
     }
     // 200 items of equal cost on 2 workers: the last chunks are of 1 or 2 items, not 25.
     const plan = planGuided(200, 2, defaultChunksize(200, 2));
-    expect(chunkEnd(plan, plan.count - 1) - chunkStart(plan, plan.count - 1)).toBeLessThanOrEqual(2);
+    expect(chunkEnd(plan, plan.count - 1) - chunkStart(plan, plan.count - 1)).toBeLessThanOrEqual(
+      2,
+    );
   });
 
   test('every worker gets a first chunk before any gets a second; each chunk once; STOP to all', () => {
@@ -55,7 +93,10 @@ describe('chunks', () => {
       written.get(id)!.push(...more);
     }
     expect([...finished].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const chunks = [...written.values()].flat().filter((c) => c !== STOP).sort((a, b) => a - b);
+    const chunks = [...written.values()]
+      .flat()
+      .filter((c) => c !== STOP)
+      .sort((a, b) => a - b);
     expect(chunks).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for (const list of written.values()) {
       expect(list.filter((c) => c === STOP)).toHaveLength(1);
@@ -77,11 +118,12 @@ describe('result records', () => {
   /** The pieces a worker writes for each record, one Buffer per write(). */
   function written(records: ((write: (piece: Buffer) => boolean) => void)[]): Buffer[] {
     const pieces: Buffer[] = [];
-    for (const record of records) record((piece) => {
-      expect(piece.length).toBeLessThanOrEqual(PIPE_BUF);
-      pieces.push(Buffer.from(piece));
-      return true;
-    });
+    for (const record of records)
+      record((piece) => {
+        expect(piece.length).toBeLessThanOrEqual(PIPE_BUF);
+        pieces.push(Buffer.from(piece));
+        return true;
+      });
     return pieces;
   }
 
@@ -137,7 +179,13 @@ describe('result records', () => {
   });
 
   test('numbers, small values and anything else come back equal', () => {
-    expect(roundTrip([1, -2, 0, 2 ** 31 - 1, -(2 ** 31)])).toEqual([1, -2, 0, 2 ** 31 - 1, -(2 ** 31)]);
+    expect(roundTrip([1, -2, 0, 2 ** 31 - 1, -(2 ** 31)])).toEqual([
+      1,
+      -2,
+      0,
+      2 ** 31 - 1,
+      -(2 ** 31),
+    ]);
     const doubles = roundTrip([1, -0, NaN, 1e300, Infinity]);
     expect(doubles).toEqual([1, -0, NaN, 1e300, Infinity]);
     expect(Object.is(doubles[1], -0)).toBe(true);
@@ -153,18 +201,34 @@ describe('result records', () => {
     const doubles = Array.from({ length: 3001 }, (_, i) => i / 3);
     const strings = Array.from({ length: 900 }, (_, i) => `item ${i} ${'é'.repeat(i % 7)}`);
     const pieces = {
-      a: written([(w) => writeResults(ints, ints.length, 1, w), (w) => writeResults(doubles, doubles.length, 1, w)]),
-      b: written([(w) => writeResults(strings, strings.length, 2, w), (w) => writeError(new RangeError('no'), 41, 2, w)]),
+      a: written([
+        (w) => writeResults(ints, ints.length, 1, w),
+        (w) => writeResults(doubles, doubles.length, 1, w),
+      ]),
+      b: written([
+        (w) => writeResults(strings, strings.length, 2, w),
+        (w) => writeError(new RangeError('no'), 41, 2, w),
+      ]),
     };
     // Each piece holds whole numbers, and the pieces are as full as they may be.
-    expect(pieces.a.length).toBe(Math.ceil((ints.length * 4 + 8) / PIECE_DATA) + Math.ceil((doubles.length * 8 + 8) / PIECE_DATA));
+    expect(pieces.a.length).toBe(
+      Math.ceil((ints.length * 4 + 8) / PIECE_DATA) +
+        Math.ceil((doubles.length * 8 + 8) / PIECE_DATA),
+    );
     const mixed: Buffer[] = [];
     for (let i = 0; i < Math.max(pieces.a.length, pieces.b.length); i++) {
       if (i < pieces.a.length) mixed.push(pieces.a[i]);
       if (i < pieces.b.length) mixed.push(pieces.b[i]);
     }
     const stream = Buffer.concat(mixed);
-    for (const sizes of [[stream.length], [1], [3, 5, 7], [4096], [4095, 2], [PIPE_BUF + 1, 9000]]) {
+    for (const sizes of [
+      [stream.length],
+      [1],
+      [3, 5, 7],
+      [4096],
+      [4095, 2],
+      [PIPE_BUF + 1, 9000],
+    ]) {
       const out = read(stream, sizes);
       const a = out.get(1)!;
       expect(a.map((r) => r.error)).toEqual([null, null]);
@@ -180,7 +244,14 @@ describe('result records', () => {
 
   test('a record stops at the first piece the reader refuses (EPIPE)', () => {
     let writes = 0;
-    expect(writeResults(Array.from({ length: 5000 }, (_, i) => i), 5000, 1, () => ++writes < 2)).toBe(false);
+    expect(
+      writeResults(
+        Array.from({ length: 5000 }, (_, i) => i),
+        5000,
+        1,
+        () => ++writes < 2,
+      ),
+    ).toBe(false);
     expect(writes).toBe(2);
   });
 
