@@ -5,13 +5,17 @@
 /** Once a second is enough to keep V8 from flushing the code (it waits for several GCs). */
 const WARM_UP_EVERY_MS = 1000;
 
-/** `warmUp`, made to run at most once a second (call it before every fork). */
-export function throttledWarmUp(warmUp: () => void): () => void {
+/**
+ * `warmUp`, made to run at most once a second (call it before every fork); `first` is true at
+ * its first run in this process.
+ */
+export function throttledWarmUp(warmUp: (first: boolean) => void): () => void {
   let last = -Infinity;
   return () => {
     const now = Date.now();
     if (now - last < WARM_UP_EVERY_MS) return;
+    const first = last === -Infinity;
     last = now;
-    warmUp();
+    warmUp(first);
   };
 }

@@ -2,7 +2,7 @@
 // The `posix-fork` command: live teaching demos, a daemon manager (daemon/status/stop), a
 // reaping init (reap) and a fork-safe launcher (run). Subcommands that fork in this process
 // (demo, reap) first re-execute it, same pid, in the fork-safe mode (FORK_SAFE_FLAGS).
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureForkSafe } from '../index';
@@ -126,14 +126,8 @@ Example:
     .command('status')
     .description('is the daemon of a pidfile running? (LSB exit status)')
     .requiredOption('--pidfile <file>', "the daemon's pidfile")
-    .option(
-      '--exec <path>',
-      'for a plain pid written by another program: the process must run this executable',
-    )
-    .option(
-      '--name <name>',
-      'for a plain pid written by another program: the process must have this name',
-    )
+    .addOption(proofOption('exec'))
+    .addOption(proofOption('name'))
     .addHelpText(
       'after',
       `
@@ -151,14 +145,8 @@ pidfile); 4 unknown (the pidfile cannot be read or trusted, or its pid cannot be
     .description('stop the daemon of a pidfile: SIGTERM, SIGKILL after a timeout, wait until gone')
     .requiredOption('--pidfile <file>', "the daemon's pidfile")
     .option('--timeout <seconds>', 'seconds to wait after SIGTERM before SIGKILL', parseSeconds, 10)
-    .option(
-      '--exec <path>',
-      'for a plain pid written by another program: the process must run this executable',
-    )
-    .option(
-      '--name <name>',
-      'for a plain pid written by another program: the process must have this name',
-    )
+    .addOption(proofOption('exec'))
+    .addOption(proofOption('name'))
     .addHelpText(
       'after',
       `
@@ -269,6 +257,13 @@ Example:
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   return program;
+}
+
+/** --exec/--name: the proof of identity a plain pid needs (status and stop). */
+function proofOption(kind: 'exec' | 'name'): Option {
+  const what = kind === 'exec' ? 'run this executable' : 'have this name';
+  const flags = kind === 'exec' ? '--exec <path>' : '--name <name>';
+  return new Option(flags, `for a plain pid written by another program: the process must ${what}`);
 }
 
 function proofOf(options: { exec?: string; name?: string }): PidProof {

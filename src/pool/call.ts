@@ -14,7 +14,7 @@ import { WaitStatus } from '../status';
 import { ownPoolPipe, poolPipe, sendTasks } from './channel';
 import { ChunkPlan, Dispatcher, chunkEnd, chunkStart, workerCount } from './schedule';
 import { RecordDecoder, Slot, v8 } from './wire';
-import { rehearse, runWorker } from './worker';
+import { runWorker, warmUpWorkerLoop } from './worker';
 
 export interface CallSpec {
   fn: (...args: unknown[]) => unknown;
@@ -50,7 +50,7 @@ const taskFds = new Set<number>();
 let generation = native.forkGeneration();
 let exitHookInstalled = false;
 
-function own(): void {
+function forgetInheritedCalls(): void {
   if (native.forkGeneration() === generation) return;
   generation = native.forkGeneration();
   calls.clear();
@@ -92,14 +92,14 @@ export class Call {
    * one worker could be forked; a later failure stops the call with that error.
    */
   start(): boolean {
-    own();
+    forgetInheritedCalls();
     if (this.plan.count === 0) {
       this.finish();
       return false;
     }
     const results = poolPipe();
     v8(); // loaded here: a module loaded in a worker would be compiled in every worker
-    rehearse();
+    warmUpWorkerLoop();
     const count = workerCount(this.plan, this.spec.processes);
     const parentPid = process.pid;
     for (let k = 0; k < count && this.stopError === null; k++) {
@@ -128,7 +128,7 @@ export class Call {
       }
       if (pid === 0) {
         const { fn, items, star } = this.spec;
-        // Built like the rehearsal's spec (same properties, same order): V8 sees one shape.
+        // Built like the warm-up's spec (same properties, same order): V8 sees one shape.
         runWorker({
           fn,
           items,

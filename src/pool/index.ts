@@ -109,6 +109,17 @@ function collect(
   return collector.promise;
 }
 
+/** map() and starmap(): `args` is the method's (fn, iterable, options?). */
+function mapAll(self: unknown, args: IArguments, star: boolean): Promise<unknown[]> {
+  try {
+    checkArity(args, 0, 3);
+    const state = stateOf(self);
+    return collect(state, prepare(state, args[0], args[1], args[2], star), star);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 function stream<R>(
   state: PoolState,
   prepared: Prepared,
@@ -170,15 +181,7 @@ export class Pool {
     iterable: Iterable<T>,
     options?: MapOptions,
   ): Promise<Awaited<R>[]> {
-    try {
-      checkArity(arguments, 0, 3);
-      const state = stateOf(this);
-      return collect(state, prepare(state, fn, iterable, options, false), false) as Promise<
-        Awaited<R>[]
-      >;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return mapAll(this, arguments, false) as Promise<Awaited<R>[]>;
   }
 
   /** Python `starmap()`: `fn(...args)` for every `args` of `iterable`. */
@@ -187,15 +190,7 @@ export class Pool {
     iterable: Iterable<A>,
     options?: MapOptions,
   ): Promise<Awaited<R>[]> {
-    try {
-      checkArity(arguments, 0, 3);
-      const state = stateOf(this);
-      return collect(state, prepare(state, fn, iterable, options, true), true) as Promise<
-        Awaited<R>[]
-      >;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return mapAll(this, arguments, true) as Promise<Awaited<R>[]>;
   }
 
   /** Python `apply()`, asynchronous: `fn(...args)` in one worker. */

@@ -7,6 +7,7 @@ import { constants } from 'os';
 import { native } from '../native';
 import { _exit, pipe } from '../posix';
 import { closeQuietly } from '../fds';
+import { throttledWarmUp } from '../warm-up';
 import { readTask, sendError, sendResults, sendTasks } from './channel';
 import { ChunkPlan, STOP, chunkEnd, chunkStart, planChunks, planGuided } from './schedule';
 import { v8 } from './wire';
@@ -63,7 +64,7 @@ export function runWorker(spec: WorkerSpec): void {
   );
 }
 
-/** Where a worker gets chunks and sends outcomes (the pipes; in the rehearsal, nowhere). */
+/** Where a worker gets chunks and sends outcomes (the pipes; in the warm-up, nowhere). */
 interface Ports {
   /** The next chunk, or -1 for none. */
   next(): number;
@@ -74,7 +75,7 @@ interface Ports {
 
 type Runnable = Pick<WorkerSpec, 'fn' | 'items' | 'star' | 'plan'>;
 
-/** The worker's ports: its task pipe and the result pipe (also built by the rehearsal). */
+/** The worker's ports: its task pipe and the result pipe (also built by the warm-up). */
 function pipePorts(taskFd: number, resultFd: number): Ports {
   return {
     next: () => readTask(taskFd),
@@ -92,7 +93,7 @@ let stopValue: unknown;
 /**
  * Items start…end-1 into `values`; returns `end`, or the index of the item that threw or
  * returned a thenable (stopKind and stopValue say which). The hot loop: kept small, and run
- * in the parent too (rehearse()).
+ * in the parent too (warmUpWorkerLoop()).
  */
 function runItems(spec: Runnable, values: unknown[], start: number, end: number): number {
   const { fn, items, star } = spec;
@@ -223,43 +224,32 @@ function callSafely(spec: Runnable, i: number): PromiseLike<unknown> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The rehearsal. A worker pays for every function it runs that its parent never ran: V8
-// starts it in the interpreter and compiles it there, and each write of that work is a
-// copy-on-write page fault. So the parent runs the worker's loop itself before it forks (at
-// most once a second, which also keeps V8 from flushing the code), on a few functions so that
-// the loop does not expect one particular function, with the worker's own ports: chunk numbers
-// from a pipe, results to /dev/null.
-// The first rehearsal of a process runs long enough for V8 to optimize that code: otherwise
-// every worker of the next calls would reach V8's threshold and optimize it again itself.
+// The warm-up (src/warm-up.ts): the parent runs the worker's loop itself before it forks, on
+// a few functions so that the loop does not expect one particular function, with the worker's
+// own ports: chunk numbers from a pipe, results to /dev/null. The first warm-up of a process
+// runs long enough for V8 to optimize that code: otherwise every worker of the next calls would
+// reach V8's threshold and optimize it again itself.
 
-const REHEARSAL_ITEMS = Array.from({ length: 2048 }, (_, i) => i);
-const REHEARSAL_OBJECT = { rehearsal: true };
+const WARM_UP_ITEMS = Array.from({ length: 2048 }, (_, i) => i);
+const WARM_UP_OBJECT = { warmUp: true };
 // More functions than V8 tracks one by one (four): the call is megamorphic, so the compiled loop
 // does not deoptimize when the worker calls the caller's function.
-const REHEARSAL_FNS: ((x: number) => unknown)[] = [
+const WARM_UP_FNS: ((x: number) => unknown)[] = [
   (x) => x + 1,
   (x) => x * 0.5,
   (x) => x !== 3,
   (x) => (x % 2 === 0 ? null : 'odd'),
   (x) => x - 1,
-  () => REHEARSAL_OBJECT, // the v8.serialize path, without allocating per item
+  () => WARM_UP_OBJECT, // the v8.serialize path, without allocating per item
 ];
-const REHEARSAL_EVERY_MS = 1000;
-let lastRehearsal = -Infinity;
+const FIRST_WARM_UP_ROUNDS = 8;
+const WARM_UP_ROUNDS = 2;
 
-const FIRST_REHEARSAL_ROUNDS = 8;
-const REHEARSAL_ROUNDS = 2;
-
-export function rehearse(): void {
-  const now = Date.now();
-  if (now - lastRehearsal < REHEARSAL_EVERY_MS) return;
-  const rounds = lastRehearsal === -Infinity ? FIRST_REHEARSAL_ROUNDS : REHEARSAL_ROUNDS;
-  lastRehearsal = now;
+/** Runs the worker's loop in this process, at most once a second (call it before forking workers). */
+export const warmUpWorkerLoop = throttledWarmUp((first) => {
+  const rounds = first ? FIRST_WARM_UP_ROUNDS : WARM_UP_ROUNDS;
   // Both kinds of plan: the caller's chunksize and the default one.
-  const plans = [
-    planChunks(REHEARSAL_ITEMS.length, 512),
-    planGuided(REHEARSAL_ITEMS.length, 2, 256),
-  ];
+  const plans = [planChunks(WARM_UP_ITEMS.length, 512), planGuided(WARM_UP_ITEMS.length, 2, 256)];
   const fds: number[] = [];
   try {
     const [taskRead, taskWrite] = pipe();
@@ -267,13 +257,13 @@ export function rehearse(): void {
     const devNull = openSync('/dev/null', 'w');
     fds.push(devNull);
     for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < REHEARSAL_FNS.length; i++) {
+      for (let i = 0; i < WARM_UP_FNS.length; i++) {
         const plan = plans[i % plans.length];
         sendTasks(
           taskWrite,
           Array.from({ length: plan.count + 1 }, (_, c) => (c < plan.count ? c : STOP)),
         );
-        rehearseFunction(REHEARSAL_FNS[i], plan, pipePorts(taskRead, devNull));
+        warmUpFunction(WARM_UP_FNS[i], plan, pipePorts(taskRead, devNull));
       }
     }
   } catch {
@@ -281,13 +271,13 @@ export function rehearse(): void {
   } finally {
     for (const fd of fds) closeQuietly(fd);
   }
-}
+});
 
-function rehearseFunction(fn: (x: number) => unknown, plan: ChunkPlan, ports: Ports): void {
+function warmUpFunction(fn: (x: number) => unknown, plan: ChunkPlan, ports: Ports): void {
   // Built like the call's spec (same properties, same order): V8 then sees one shape.
   const spec: WorkerSpec = {
     fn: fn as (...args: unknown[]) => unknown,
-    items: REHEARSAL_ITEMS,
+    items: WARM_UP_ITEMS,
     star: false,
     plan,
     taskFd: -1,

@@ -8,6 +8,7 @@ import { fork } from '../fork';
 import { pipe } from '../posix';
 import { waitFor } from '../reaper';
 import { WaitStatus } from '../status';
+import { Conditions } from './conditions';
 import { Bound, bindOnce, takeHandover, unbind } from './listen';
 import { MAX_WORKERS, Normalised, heartbeatInterval } from './options';
 import { CRASH_LOOP_FAILURES, QUICK_DEATH_MS, Respawns } from './respawn';
@@ -33,12 +34,6 @@ interface WorkerRecord extends WorkerInfo {
   exited: Promise<WaitStatus>;
 }
 
-interface Waiter {
-  done(): boolean;
-  resolve(): void;
-  reject(error: Error): void;
-}
-
 function describeStatus(status: WaitStatus): string {
   return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.exitCode}`;
 }
@@ -55,7 +50,7 @@ export class PreforkServer extends EventEmitter {
   #beatTimer: NodeJS.Timeout | null = null;
   #uninstallSignals: (() => void) | null = null;
   #masterWatch: [number, number] | null = null;
-  #waiters: Waiter[] = [];
+  readonly #conditions = new Conditions();
   #binding: Promise<void> | null = null;
   #reloading: Promise<void> | null = null;
   #handingOver = false;
@@ -102,7 +97,7 @@ export class PreforkServer extends EventEmitter {
     }
     this.#fill();
     if (this.#inChild) return new Promise(() => undefined);
-    await this.#until(() => this.#allReady());
+    await this.#conditions.until(() => this.#allReady());
     if (inherited !== null) notifyPredecessor(inherited);
   }
 
@@ -115,23 +110,6 @@ export class PreforkServer extends EventEmitter {
       if (record.ready) ready.add(record.id);
     }
     return ready.size === this.#target;
-  }
-
-  #until(done: () => boolean): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ done, resolve, reject }));
-  }
-
-  #changed(): void {
-    const waiting = this.#waiters;
-    this.#waiters = waiting.filter((waiter) => !waiter.done());
-    for (const waiter of waiting) if (!this.#waiters.includes(waiter)) waiter.resolve();
-  }
-
-  #rejectWaiters(error: Error): void {
-    const waiting = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiting) waiter.reject(error);
   }
 
   // Starts a worker in every slot that has none (and no replacement already scheduled).
@@ -217,7 +195,7 @@ export class PreforkServer extends EventEmitter {
     if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
     this.#uninstallSignals?.();
     if (this.#masterWatch !== null) fs.closeSync(this.#masterWatch[1]);
-    this.#waiters = [];
+    this.#conditions.forget();
   }
 
   #onMessage(record: WorkerRecord, data: Buffer): void {
@@ -225,7 +203,7 @@ export class PreforkServer extends EventEmitter {
     if (!record.ready && data.includes(0x52 /* R */)) {
       record.ready = true;
       this.emit('worker', this.#info(record));
-      this.#changed();
+      this.#conditions.changed();
     }
   }
 
@@ -249,10 +227,10 @@ export class PreforkServer extends EventEmitter {
             `${failures} failed starts in a row, the last ended by ${describeStatus(status)}; retrying with backoff`,
         );
         this.#reportError(error);
-        this.#rejectWaiters(error);
+        this.#conditions.rejectAll(error);
       }
     }
-    this.#changed();
+    this.#conditions.changed();
   }
 
   // 'error' when someone listens; otherwise a warning: a master that crashes takes every
@@ -296,7 +274,7 @@ export class PreforkServer extends EventEmitter {
       }, this.#options.gracefulTimeoutMs);
       const stopAgain = () => clearInterval(again);
       record.exited.then(stopAgain, stopAgain);
-      this.#changed();
+      this.#conditions.changed();
     }
     return record.exited;
   }
@@ -338,7 +316,7 @@ export class PreforkServer extends EventEmitter {
         await new Promise((resolve) => setTimeout(resolve, 20));
         continue;
       }
-      await this.#until(() => record.ready || !this.#records.has(record.pid));
+      await this.#conditions.until(() => record.ready || !this.#records.has(record.pid));
       if (record.ready) return record;
       throw argError(
         Error,
@@ -362,8 +340,8 @@ export class PreforkServer extends EventEmitter {
     // Forked from a later turn of the event loop: in a new worker, the code that called
     // scale() must not go on running.
     if (this.#bound !== null) setImmediate(() => this.#fill());
-    this.#changed();
-    return Promise.all(stopped).then(() => this.#until(() => this.#allReady()));
+    this.#conditions.changed();
+    return Promise.all(stopped).then(() => this.#conditions.until(() => this.#allReady()));
   }
 
   /** The number of workers scale() last asked for. */
@@ -385,7 +363,7 @@ export class PreforkServer extends EventEmitter {
     await this.#binding;
     if (this.#beatTimer !== null) clearInterval(this.#beatTimer);
     this.#respawns.cancel();
-    this.#rejectWaiters(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed'));
+    this.#conditions.rejectAll(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed'));
     await Promise.all([...this.#records.values()].map((record) => this.#stop(record)));
     if (this.#bound !== null) unbind(this.#bound);
     if (this.#masterWatch !== null) {
