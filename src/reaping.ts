@@ -4,6 +4,7 @@
 //
 // Every status goes through reportWait() (src/posix.ts) to children.ts, and every Reaper and
 // waitFor() listens there, so a status is never lost whichever path reaped the child.
+import { checkArity } from './args';
 import { onFork } from './child-runtime';
 import {
   claimStatus,
@@ -237,6 +238,7 @@ export function reaperDiagnostics(): {
   signalReapers: number;
   pendingWaits: number;
 } {
+  checkArity(arguments, 0, 0);
   const { watching: on, keepAlive } = native.sigchldState();
   return { watching: on, keepAlive, signalReapers: signalReapers.size, pendingWaits: waiters.size };
 }

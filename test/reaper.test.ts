@@ -266,6 +266,7 @@ describe('bad input', () => {
       'setChildSubreaper',
       'Reaper#start',
       'Reaper#stop',
+      'reaperDiagnostics',
     ]) {
       expect([name, counts.get(name) ?? 0]).toEqual([name, expect.any(Number)]);
       expect(counts.get(name)).toBeGreaterThanOrEqual(15);

@@ -10,7 +10,10 @@ export interface PoolOptions {
 }
 
 export interface MapOptions {
-  /** Items per task a worker takes at a time (Python `chunksize`). Default: Python's rule. */
+  /**
+   * Items a worker takes at a time (Python `chunksize`). Default: chunks of Python's size,
+   * ceil(n / (4 × processes)), shrinking to 1/16 of it as the items run out.
+   */
   chunksize?: number;
   /** Aborting kills the call's workers and rejects the call with `signal.reason`. */
   signal?: AbortSignal;
