@@ -16,7 +16,7 @@ import {
 const lines = (text: string) => text.trim().split('\n').filter(Boolean);
 const json = (text: string) => lines(text).map((line) => JSON.parse(line));
 
-describe('the seeds: fork returns twice', () => {
+describe('the classic recipe: fork returns twice', () => {
   test('the child changes its copy; the parent keeps its own; children in a loop are independent', async () => {
     const run = await runFixture('fork-classic.js');
     expect(run.code).toBe(0);

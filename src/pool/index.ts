@@ -245,14 +245,9 @@ export class Pool {
    * workers are reaped (Python's `join()` after `close()`).
    */
   close(): Promise<void> {
-    try {
-      checkArity(arguments, 0, 0);
-      const state = stateOf(this);
+    return settleAfter(this, arguments, (state) => {
       if (state.status === 'running') state.status = 'closed';
-      return settled(state);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   /**
@@ -260,29 +255,35 @@ export class Pool {
    * SIGKILL) and reject with ERR_POOL_TERMINATED. Resolves once their workers are reaped.
    */
   terminate(): Promise<void> {
-    try {
-      checkArity(arguments, 0, 0);
-      const state = stateOf(this);
+    return settleAfter(this, arguments, (state) => {
       state.status = 'terminated';
       for (const call of state.calls) {
         call.stop(Object.assign(new Error('Pool terminated'), { code: 'ERR_POOL_TERMINATED' }));
       }
-      return settled(state);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   /** Python `join()`: after close() or terminate(), resolves once every worker is reaped. */
   join(): Promise<void> {
-    try {
-      checkArity(arguments, 0, 0);
-      const state = stateOf(this);
+    return settleAfter(this, arguments, (state) => {
       if (state.status === 'running') fail(Error, 'ERR_POOL_RUNNING', 'Pool is still running');
-      return settled(state);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
+  }
+}
+
+/** close(), terminate(), join(): `change` the state, then wait until every call has ended. */
+function settleAfter(
+  self: unknown,
+  args: IArguments,
+  change: (state: PoolState) => void,
+): Promise<void> {
+  try {
+    checkArity(args, 0, 0);
+    const state = stateOf(self);
+    change(state);
+    return settled(state);
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
