@@ -134,3 +134,19 @@ export async function until(predicate: () => boolean, timeoutMs = 5000): Promise
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A bad-input fixture's outcomes that are not a TypeError/RangeError with an argument code. */
+export function notArgumentErrors<T extends { threw: boolean; kind: string; code: string }>(
+  results: T[],
+): T[] {
+  const allowed = [
+    'ERR_INVALID_ARG_TYPE',
+    'ERR_OUT_OF_RANGE',
+    'ERR_TOO_MANY_ARGS',
+    'ERR_INVALID_ARG_VALUE',
+    'ERR_INVALID_THIS',
+  ];
+  return results.filter(
+    (e) => !e.threw || !['TypeError', 'RangeError'].includes(e.kind) || !allowed.includes(e.code),
+  );
+}
