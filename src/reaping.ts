@@ -153,8 +153,14 @@ export function waitForChild(pid: number): Promise<WaitStatus> {
     }
     waiters.set(pid, [{ resolve, reject }]);
     refreshWatch(); // watching before the first look: an exit in between is not missed
-    reapWaited(pid);
+    // The first look waits for the end of this tick, so every waitFor(pid) made in it shares
+    // the status even when the child has already ended (it is reaped once, by that look).
+    queueMicrotask(() => firstLook(pid));
   });
+}
+
+function firstLook(pid: number): void {
+  if (waiters.has(pid)) reapWaited(pid);
 }
 
 // ---------------------------------------------------------------------------------------

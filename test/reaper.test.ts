@@ -189,6 +189,8 @@ describe('waitFor()', () => {
     const { result, done } = await scenario('wait-for');
     expect(result.noReaper[0]).toMatchObject({ exitCode: 5, signal: null });
     expect(result.noReaper[1]).toEqual(result.noReaper[0]);
+    expect(result.endedBeforeLook[0]).toMatchObject({ exitCode: 4, signal: null });
+    expect(result.endedBeforeLook[1]).toEqual(result.endedBeforeLook[0]);
     expect(result.afterDirectWaitpid.waitFor).toEqual(result.afterDirectWaitpid.direct);
     expect(result.afterDirectWaitpid.direct).toMatchObject({ exitCode: 6 });
     // The kept status is handed out once; then the pid is no child of ours.
