@@ -221,6 +221,9 @@ async function main() {
   await pool.map((x: number) => x * 2, trivial);
   const poolTrivial = await rounds(() => pool.map((x: number) => x * 2, trivial));
   rows.push({ name: `Pool.map, ${TRIVIAL_ITEMS} trivial items (x * 2)`, ms: poolTrivial });
+  // What a call costs whatever its items: forking its workers and reaping them.
+  const poolOne = await rounds(() => pool.map((x: number) => x * 2, [1]));
+  rows.push({ name: 'Pool.map, 1 trivial item (the cost of a call by itself)', ms: poolOne });
 
   // 3. The table, end to end: pool made, every item's result back, pool gone.
   const table = makeTable();
@@ -329,7 +332,8 @@ async function main() {
     const perItem = (ms: number) => `${((ms * 1000) / TRIVIAL_ITEMS).toFixed(2)} µs`;
     console.log(
       `per trivial item: Pool ${perItem(poolTrivial)}, Python ${perItem(py.trivialMs)} ` +
-        `(Python / Pool ${x(py.trivialMs, poolTrivial)}, goal > 1×)`,
+        `(Python / Pool ${x(py.trivialMs, poolTrivial)}, goal > 1×); ` +
+        `Pool without the cost of a call ${perItem(poolTrivial - poolOne)}`,
     );
     console.log(`table end to end: Python / Pool ${x(py.tableMs, poolTable)} (goal > 1×)`);
   }

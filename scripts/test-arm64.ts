@@ -73,7 +73,7 @@ const LEFT_OUT: Array<[test: string, reason: string]> = [
   ],
   [
     'stress: 200 children of a busy 300k-object parent',
-    'a load test with a fixed 130 s limit that emulated children cannot meet; the exit paths it rotates run above',
+    'a load test whose time limits emulated children cannot meet; the exit paths it rotates run above',
   ],
 ];
 /** How much longer every wait of the tests may be under emulation. */
