@@ -219,6 +219,11 @@ function pssKb(pid: number): number {
   return Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
 }
 
+/** PSS of `master` and its children, in MB. */
+function treePssMb(master: number): number {
+  return [master, ...childrenOf(master)].reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const probe = net.createServer().listen(0, '127.0.0.1', () => {
@@ -261,8 +266,7 @@ async function measure(mode: string): Promise<Result> {
     const workersStart = Number(ready.match[1]);
     const fromSpawn = ready.at - server.spawnedAt;
     const master = server.child.pid as number;
-    const pssBeforeMb =
-      [master, ...childrenOf(master)].reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
+    const pssBeforeMb = treePssMb(master);
     await load(port, 5); // warm-up: a fork child first writes to its copy-on-write pages
     fs.writeFileSync(stats, '');
     const rps = await load(port, SECONDS);
@@ -281,7 +285,7 @@ async function measure(mode: string): Promise<Result> {
       .split('\n')
       .map((line) => Number(line.split(' ')[1]));
     const share = Math.max(...counts) / Math.max(1, Math.min(...counts));
-    const pssMb = [master, ...workers].reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
+    const pssMb = treePssMb(master);
     const replacements: number[] = [];
     for (let i = 0; i < REPLACEMENTS; i++) {
       const [victim] = childrenOf(master);

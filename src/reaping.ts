@@ -155,11 +155,12 @@ export function waitForChild(pid: number): Promise<WaitStatus> {
     refreshWatch(); // watching before the first look: an exit in between is not missed
     // The first look waits for the end of this tick, so every waitFor(pid) made in it shares
     // the status even when the child has already ended (it is reaped once, by that look).
-    queueMicrotask(() => firstLook(pid));
+    queueMicrotask(() => reapIfWaited(pid));
   });
 }
 
-function firstLook(pid: number): void {
+// A waitFor(pid) may have settled meanwhile (another path reaped the child).
+function reapIfWaited(pid: number): void {
   if (waiters.has(pid)) reapWaited(pid);
 }
 
@@ -211,9 +212,7 @@ function sweepOnSignal(): void {
   }
   if (all) reapAll();
   else if (own) reapOwn();
-  for (const pid of [...waiters.keys()]) {
-    if (waiters.has(pid)) reapWaited(pid);
-  }
+  for (const pid of [...waiters.keys()]) reapIfWaited(pid);
 }
 
 /** A started Reaper without pollMs: reaps on each SIGCHLD, and once now for earlier exits. */
