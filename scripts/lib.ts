@@ -135,6 +135,19 @@ export function firstLine(text: string, max = 200): string {
   return (plain.split('\n').find((line) => line.trim() !== '') ?? '').trim().slice(0, max);
 }
 
+/**
+ * What a CI log needs to tell which value differed: the lines of a jest failure message after
+ * its first, up to the stack trace (at most 40), indented under the failure's line.
+ */
+export function failureDetail(message: string): string {
+  const lines = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n');
+  const first = lines.findIndex((line) => line.trim() !== '');
+  const stack = lines.findIndex((line) => /^\s+at /.test(line));
+  const detail = lines.slice(first + 1, stack === -1 ? undefined : stack).slice(0, 40);
+  while (detail.length > 0 && detail[detail.length - 1].trim() === '') detail.pop();
+  return detail.map((line) => `\n      ${line}`).join('');
+}
+
 /** A Markdown table. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -171,8 +184,9 @@ export function jestFailures(report: JestReport, maxLine?: number): string[] {
     const name = path.relative(ROOT, file.name);
     const failed = file.assertionResults.filter((a) => a.status === 'failed');
     for (const assertion of failed) {
+      const message = assertion.failureMessages.join('\n');
       failures.push(
-        `${name} › ${assertion.fullName}: ${firstLine(assertion.failureMessages.join('\n'), maxLine)}`,
+        `${name} › ${assertion.fullName}: ${firstLine(message, maxLine)}` + failureDetail(message),
       );
     }
     if (file.status === 'failed' && failed.length === 0)
