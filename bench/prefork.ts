@@ -1,12 +1,14 @@
 // prefork() against node:cluster, side by side in one run, with the same app: an HTTP handler
 // over a dataset of ~100 MB of JS objects loaded at start. Run: npm run bench:prefork
-//   [-- --workers 2 --seconds 10 --connections 32 --items 260000 --read-once]
+//   [-- --workers 2 --seconds 10 --connections 32 --items 260000 --read-once --semi-space MB]
 // Measured: the time for N workers to accept (from the call that starts them: prefork(), or
 // the first cluster.fork()), and from the process's spawn; total PSS of master + workers
-// before and after the traffic; requests/s with autocannon (keep-alive, 127.0.0.1) and each
-// worker's share; the time from SIGKILL of a worker to its replacement accepting.
+// before and after the traffic, and each worker's private memory after it; requests/s with
+// autocannon (keep-alive, 127.0.0.1) and each worker's share; the time from SIGKILL of a
+// worker to its replacement accepting.
 // node:cluster runs as it usually does (plain node, round-robin scheduling on Linux);
-// prefork in the fork-safe mode it needs (--single-threaded).
+// prefork in the fork-safe mode it needs (--single-threaded). --semi-space MB starts both
+// with --max-semi-space-size=MB.
 import { ChildProcess, spawn } from 'child_process';
 import cluster from 'cluster';
 import * as fs from 'fs';
@@ -31,6 +33,8 @@ const CONNECTIONS = option('connections', 32);
 const ITEMS = option('items', 260000);
 // The app reads its whole dataset once after loading it (JSON.stringify), in both modes.
 const READ_ONCE = process.argv.includes('--read-once');
+const SEMI_SPACE = option('semi-space', 0);
+const V8_FLAGS = SEMI_SPACE > 0 ? [`--max-semi-space-size=${SEMI_SPACE}`] : [];
 const REPLACEMENTS = 3;
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
@@ -130,6 +134,7 @@ interface Server {
 function startServer(mode: string, port: number, stats: string): Server {
   const args = [
     ...(mode === 'prefork' ? FORK_SAFE_FLAGS : []),
+    ...V8_FLAGS,
     __filename,
     '--role',
     mode,
@@ -214,14 +219,26 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
-function pssKb(pid: number): number {
+/** A field of /proc/<pid>/smaps_rollup, in kB. */
+function rollupKb(pid: number, field: 'Pss' | 'Private_Dirty'): number {
   const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
 }
 
 /** PSS of `master` and its children, in MB. */
 function treePssMb(master: number): number {
-  return [master, ...childrenOf(master)].reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
+  return [master, ...childrenOf(master)].reduce((sum, pid) => sum + rollupKb(pid, 'Pss'), 0) / 1024;
+}
+
+/**
+ * The memory each worker has to itself (Private_Dirty: written pages no other process maps),
+ * mean of the workers, in MB: a cluster worker's whole heap, a forked worker's copies.
+ */
+function workerPrivateMb(master: number): number {
+  const workers = childrenOf(master);
+  return (
+    workers.reduce((sum, pid) => sum + rollupKb(pid, 'Private_Dirty'), 0) / 1024 / workers.length
+  );
 }
 
 function freePort(): Promise<number> {
@@ -252,6 +269,7 @@ interface Result {
   fromSpawn: number;
   pssBeforeMb: number;
   pssMb: number;
+  workerPrivateMb: number;
   rps: number;
   share: number;
   replace: number;
@@ -286,6 +304,7 @@ async function measure(mode: string): Promise<Result> {
       .map((line) => Number(line.split(' ')[1]));
     const share = Math.max(...counts) / Math.max(1, Math.min(...counts));
     const pssMb = treePssMb(master);
+    const privateMb = workerPrivateMb(master);
     const replacements: number[] = [];
     for (let i = 0; i < REPLACEMENTS; i++) {
       const [victim] = childrenOf(master);
@@ -300,6 +319,7 @@ async function measure(mode: string): Promise<Result> {
       fromSpawn,
       pssBeforeMb,
       pssMb,
+      workerPrivateMb: privateMb,
       rps,
       share,
       replace: median(replacements),
@@ -334,6 +354,7 @@ async function orchestrate(): Promise<void> {
     [`${WORKERS} workers accepting, from process spawn (ms)`, (r) => r.fromSpawn, 0, ''],
     ['PSS, master + workers, before traffic (MB)', (r) => r.pssBeforeMb, 0, ''],
     ['PSS, master + workers, after traffic (MB)', (r) => r.pssMb, 0, '≤ 0.4×'],
+    ['private memory per worker after traffic (MB)', (r) => r.workerPrivateMb, 0, ''],
     [
       `requests/s (autocannon -c ${CONNECTIONS}, ${SECONDS} s, keep-alive)`,
       (r) => r.rps,
@@ -344,7 +365,7 @@ async function orchestrate(): Promise<void> {
     [`SIGKILLed worker replaced, median of ${REPLACEMENTS} (ms)`, (r) => r.replace, 1, '≤ 1/20'],
   ];
   console.log(
-    `node ${process.version}, ${os.cpus().length} CPUs, ${ITEMS} items${READ_ONCE ? ' read once' : ''}; load average ${loadBefore} -> ${loadAfter}`,
+    `node ${process.version}, ${os.cpus().length} CPUs, ${ITEMS} items${READ_ONCE ? ' read once' : ''}${V8_FLAGS.map((f) => `, ${f}`).join('')}; load average ${loadBefore} -> ${loadAfter}`,
   );
   console.log('| | node:cluster | prefork | prefork / cluster | goal |');
   console.log('|---|---:|---:|---:|---|');
