@@ -44,18 +44,18 @@ async function startApp(options: Record<string, unknown> = {}): Promise<Started>
   return { master, port: Number(port), workers };
 }
 
-/** The inode of the listening socket held at `fd` by `pid` ("socket:[N]"). */
-function socketsOf(pid: number): Set<string> {
-  const sockets = new Set<string>();
+/** The sockets or pipes `pid` holds, by inode ("socket:[N]", "pipe:[N]"). */
+function heldBy(pid: number, kind: 'socket' | 'pipe'): Set<string> {
+  const held = new Set<string>();
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
     try {
       const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-      if (target.startsWith('socket:')) sockets.add(target);
+      if (target.startsWith(`${kind}:`)) held.add(target);
     } catch {
       // Closed meanwhile.
     }
   }
-  return sockets;
+  return held;
 }
 
 async function waitUntil(predicate: () => boolean, what: string, timeoutMs = 30000): Promise<void> {
@@ -102,10 +102,22 @@ test('N workers accept on the one socket the master bound; the master never answ
   ).toEqual([0, 1, 2]);
   for (const pid of pids) expect(childrenOf(master.pid).map((c) => c.pid)).toContain(pid);
   // The same socket (one inode) in the master and in every worker.
-  const shared = [...socketsOf(master.pid)].filter((s) =>
-    pids.every((pid) => socketsOf(pid).has(s)),
+  const shared = [...heldBy(master.pid, 'socket')].filter((s) =>
+    pids.every((pid) => heldBy(pid, 'socket').has(s)),
   );
   expect(shared.length).toBeGreaterThanOrEqual(1);
+  // Forked back to back, each worker holds its own channel to the master and no other's:
+  // beyond the pipes all of them inherited, one pipe in common with the master, its own.
+  const inherited = [...heldBy(pids[0], 'pipe')].filter((p) =>
+    pids.every((pid) => heldBy(pid, 'pipe').has(p)),
+  );
+  const channels = pids.map((pid) =>
+    [...heldBy(pid, 'pipe')].filter(
+      (p) => !inherited.includes(p) && heldBy(master.pid, 'pipe').has(p),
+    ),
+  );
+  for (const own of channels) expect(own).toHaveLength(1);
+  expect(new Set(channels.flat()).size).toBe(pids.length);
   const seen = new Set<number>();
   for (let i = 0; i < 300 && seen.size < 2; i++) {
     const { body } = await get(port);

@@ -15,24 +15,9 @@ import { CRASH_LOOP_FAILURES, QUICK_DEATH_MS, Respawns } from './respawn';
 import { installSignals } from './signals';
 import { dieWithMaster, runWorker } from './worker';
 import { handOver, notifyPredecessor } from './handover';
+import { Forked, WorkerInfo, WorkerRecord } from './records';
 
-/** A worker as `server.workers` and the events show it. */
-export interface WorkerInfo {
-  id: number;
-  pid: number;
-  generation: number;
-  /** When it was forked, in ms since the epoch (Date.now()). */
-  startedAt: number;
-}
-
-interface WorkerRecord extends WorkerInfo {
-  ready: boolean;
-  stopping: boolean;
-  lastBeat: number;
-  channel: net.Socket;
-  killTimer: NodeJS.Timeout | null;
-  exited: Promise<WaitStatus>;
-}
+export type { WorkerInfo } from './records';
 
 function describeStatus(status: WaitStatus): string {
   return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.exitCode}`;
@@ -112,14 +97,19 @@ export class PreforkServer extends EventEmitter {
     return ready.size === this.#target;
   }
 
-  // Starts a worker in every slot that has none (and no replacement already scheduled).
+  // Starts a worker in every slot that has none (and no replacement already scheduled). The
+  // forks come back to back and the records are set up after the last: each page the master
+  // writes between two forks is copied once per fork.
   #fill(): void {
     if (this.#closing !== null || this.#inChild) return;
+    const forked: Forked[] = [];
     for (let id = 0; id < this.#target; id++) {
       if (this.#respawns.has(id) || this.#hasLiveWorker(id)) continue;
-      this.#spawn(id, this.#generation);
+      const worker = this.#fork(id, this.#generation, forked);
       if (this.#inChild) return;
+      if (worker !== null) forked.push(worker);
     }
+    for (const worker of forked) this.#track(worker);
   }
 
   #hasLiveWorker(id: number, generation = 0): boolean {
@@ -130,6 +120,16 @@ export class PreforkServer extends EventEmitter {
   }
 
   #spawn(id: number, generation: number): WorkerRecord | null {
+    const worker = this.#fork(id, generation, []);
+    return worker === null ? null : this.#track(worker);
+  }
+
+  /**
+   * Forks the worker of slot `id`; null when the fork failed (retried or reported) and in the
+   * worker, where it never returns unless `serve` is asynchronous. `pending`: workers forked
+   * just before, whose channels the new worker must not hold.
+   */
+  #fork(id: number, generation: number, pending: readonly Forked[]): Forked | null {
     const bound = this.#bound as Bound;
     const [readEnd, writeEnd] = pipe();
     const masterPid = process.pid;
@@ -148,6 +148,7 @@ export class PreforkServer extends EventEmitter {
       this.#inChild = true;
       dieWithMaster(masterPid, this.#masterWatch?.[0] ?? null);
       fs.closeSync(readEnd);
+      for (const worker of pending) fs.closeSync(worker.readEnd);
       this.#forgetMasterState();
       runWorker({
         masterPid,
@@ -160,16 +161,19 @@ export class PreforkServer extends EventEmitter {
       return null;
     }
     fs.closeSync(writeEnd);
+    return { id, pid, generation, startedAt: Date.now(), readEnd };
+  }
+
+  #track({ id, pid, generation, startedAt, readEnd }: Forked): WorkerRecord {
     const channel = new net.Socket({ fd: readEnd, readable: true, writable: false });
-    const now = Date.now();
     const record: WorkerRecord = {
       id,
       pid,
       generation,
-      startedAt: now,
+      startedAt,
       ready: false,
       stopping: false,
-      lastBeat: now,
+      lastBeat: startedAt,
       channel,
       killTimer: null,
       exited: waitFor(pid),
