@@ -16,6 +16,7 @@
         "native/wait.cc",
         "native/session.cc",
         "native/fds.cc",
+        "native/fd_passing.cc",
         "native/exec.cc",
         # signals
         "native/sigchld.cc",

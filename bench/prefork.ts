@@ -4,8 +4,8 @@
 // Measured: the time for N workers to accept (from the call that starts them: prefork(), or
 // the first cluster.fork()), and from the process's spawn; total PSS of master + workers
 // before and after the traffic, and each worker's private memory after it; requests/s with
-// autocannon (keep-alive, 127.0.0.1) and each worker's share; the time from SIGKILL of a
-// worker to its replacement accepting.
+// autocannon (keep-alive, 127.0.0.1) and each worker's share of requests and connections; the
+// time from SIGKILL of a worker to its replacement accepting.
 // node:cluster runs as it usually does (plain node, round-robin scheduling on Linux);
 // prefork in the fork-safe mode it needs (--single-threaded). --semi-space MB starts both
 // with --max-semi-space-size=MB.
@@ -69,12 +69,19 @@ function loadDataset(items: number): Item[] {
 
 function handler(data: Item[]): http.RequestListener {
   let served = 0;
-  // The orchestrator asks each worker for its count with SIGUSR1.
+  let connections = 0;
+  const seen = new WeakSet<object>();
+  // The orchestrator asks each worker for its counts with SIGUSR1.
   process.on('SIGUSR1', () => {
-    fs.appendFileSync(process.env.BENCH_STATS as string, `${process.pid} ${served}\n`);
+    const line = `${process.pid} ${served} ${connections}\n`;
+    fs.appendFileSync(process.env.BENCH_STATS as string, line);
   });
   return (req, res) => {
     served++;
+    if (!seen.has(req.socket)) {
+      seen.add(req.socket);
+      connections++;
+    }
     const item = data[(served * 7919) % data.length];
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(item));
@@ -272,6 +279,7 @@ interface Result {
   workerPrivateMb: number;
   rps: number;
   share: number;
+  connectionShare: number;
   replace: number;
 }
 
@@ -297,12 +305,13 @@ async function measure(mode: string): Promise<Result> {
     ) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    const counts = fs
-      .readFileSync(stats, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => Number(line.split(' ')[1]));
-    const share = Math.max(...counts) / Math.max(1, Math.min(...counts));
+    const lines = fs.readFileSync(stats, 'utf8').trim().split('\n');
+    const spread = (field: number) => {
+      const counts = lines.map((line) => Number(line.split(' ')[field]));
+      return Math.max(...counts) / Math.max(1, Math.min(...counts));
+    };
+    const share = spread(1);
+    const connectionShare = spread(2);
     const pssMb = treePssMb(master);
     const privateMb = workerPrivateMb(master);
     const replacements: number[] = [];
@@ -322,6 +331,7 @@ async function measure(mode: string): Promise<Result> {
       workerPrivateMb: privateMb,
       rps,
       share,
+      connectionShare,
       replace: median(replacements),
     };
   } finally {
@@ -362,6 +372,7 @@ async function orchestrate(): Promise<void> {
       '≥ 1×',
     ],
     ['busiest / idlest worker, requests', (r) => r.share, 2, '≤ 1.5'],
+    ['busiest / idlest worker, connections', (r) => r.connectionShare, 2, ''],
     [`SIGKILLed worker replaced, median of ${REPLACEMENTS} (ms)`, (r) => r.replace, 1, '≤ 1/20'],
   ];
   console.log(

@@ -9,6 +9,7 @@ static Napi::Object InitPosixFork(Napi::Env env, Napi::Object exports) {
   posixfork::InitWait(env, exports);
   posixfork::InitSession(env, exports);
   posixfork::InitFds(env, exports);
+  posixfork::InitFdPassing(env, exports);
   posixfork::InitExec(env, exports);
   posixfork::InitSigchld(env, exports);
   posixfork::InitSiginfo(env, exports);

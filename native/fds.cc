@@ -1,10 +1,11 @@
-// File descriptors. Like Python (PEP 446), dup() and pipe() return close-on-exec
+// File descriptors. Like Python (PEP 446), dup(), pipe() and socketPair() return close-on-exec
 // descriptors, while dup2() makes its target inheritable: it is meant for fds 0-2 before exec.
 // Also the descriptor calls daemonize() and pidfiles need: flock, close-on-exec, waiting for
 // input, reserving file space.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,25 +38,55 @@ static Napi::Value Dup2(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r);
 }
 
+// [fds[0], fds[1]] once `setup` (the fcntl errno of making them, or 0) is 0; else both are
+// closed and the error thrown.
+static Napi::Value FdPair(Napi::Env env, const int fds[2], int setup) {
+  if (setup != 0) {
+    CloseQuietly(fds[0]);
+    CloseQuietly(fds[1]);
+    return ThrowErrno(env, setup, "fcntl");
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(uint32_t(0), Napi::Number::New(env, fds[0]));
+  result.Set(uint32_t(1), Napi::Number::New(env, fds[1]));
+  return result;
+}
+
 static Napi::Value Pipe(const Napi::CallbackInfo& info) {
   if (!CheckArity(info, 0, 0)) return Napi::Value();
   int fds[2];
 #ifdef __linux__
   if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(info.Env(), errno, "pipe");
+  return FdPair(info.Env(), fds, 0);
 #else
   if (pipe(fds) < 0) return ThrowErrno(info.Env(), errno, "pipe");
   int err = SetCloexec(fds[0], true);
   if (err == 0) err = SetCloexec(fds[1], true);
-  if (err != 0) {
-    CloseQuietly(fds[0]);
-    CloseQuietly(fds[1]);
-    return ThrowErrno(info.Env(), err, "fcntl");
-  }
+  return FdPair(info.Env(), fds, err);
 #endif
-  Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(uint32_t(0), Napi::Number::New(info.Env(), fds[0]));
-  result.Set(uint32_t(1), Napi::Number::New(info.Env(), fds[1]));
-  return result;
+}
+
+static int MakeNonblockingCloexec(int fd) {
+  int err = SetCloexec(fd, true);
+  if (err != 0) return err;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
+  return 0;
+}
+
+// socketPair(datagram) -> [a, b]: a connected pair of Unix sockets, non-blocking and
+// close-on-exec: datagram ones (each keeps its descriptors apart from the next one's) or
+// stream ones (which Node can watch).
+static Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  bool datagram;
+  if (!CheckArity(info, 1, 1) || !BoolArg(info, 0, "datagram", &datagram)) return Napi::Value();
+  int fds[2];
+  if (socketpair(AF_UNIX, datagram ? SOCK_DGRAM : SOCK_STREAM, 0, fds) < 0) {
+    return ThrowErrno(info.Env(), errno, "socketpair");
+  }
+  int err = MakeNonblockingCloexec(fds[0]);
+  if (err == 0) err = MakeNonblockingCloexec(fds[1]);
+  return FdPair(info.Env(), fds, err);
 }
 
 // writeAll(fd, buffer, length) -> true once `length` bytes from the start of `buffer` are
@@ -191,6 +222,7 @@ void InitFds(Napi::Env env, Napi::Object exports) {
                   {{"dup", Dup},
                    {"dup2", Dup2},
                    {"pipe", Pipe},
+                   {"socketPair", SocketPair},
                    {"writeAll", WriteAll},
                    {"readAvailable", ReadAvailable},
                    {"flock", Flock},

@@ -13,6 +13,7 @@ void InitPageMarks(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
 void InitSession(Napi::Env env, Napi::Object exports);
 void InitFds(Napi::Env env, Napi::Object exports);
+void InitFdPassing(Napi::Env env, Napi::Object exports);
 void InitExec(Napi::Env env, Napi::Object exports);
 void InitSigchld(Napi::Env env, Napi::Object exports);
 void InitSiginfo(Napi::Env env, Napi::Object exports);

@@ -55,6 +55,16 @@ export interface NativeBinding {
 
   execve(file: string, argv: string[], env: string[]): never;
 
+  // passing descriptors and sharing memory between related processes (prefork's balancing)
+  /** A connected pair of Unix sockets (datagram or stream), non-blocking and close-on-exec. */
+  socketPair(datagram: boolean): [number, number];
+  /** Queues a copy of `fd` on the datagram socket; false when its queue is full. */
+  sendFd(socket: number, fd: number): boolean;
+  /** The descriptors queued on the datagram socket (close-on-exec), oldest first. */
+  receiveFds(socket: number): number[];
+  /** An ArrayBuffer over anonymous shared memory: fork children share it, never copy it. */
+  sharedMemory(bytes: number): ArrayBuffer;
+
   // descriptor calls daemonize() and pidfiles use
   /** flock(2); false when LOCK_NB was given and the lock is held elsewhere. */
   flock(fd: number, operation: number): boolean;

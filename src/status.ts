@@ -100,3 +100,15 @@ export function waitstatusToExitcode(status: number): number {
   (error as NodeJS.ErrnoException).code = 'ERR_OUT_OF_RANGE';
   throw error;
 }
+
+/** How a process ended, in words: 'exit code 3', 'signal SIGTERM', 'signal SIGSEGV, core dumped'. */
+export function describeEnd(end: {
+  exitCode: number | null;
+  signal: string | null;
+  signalNumber?: number | null;
+  coreDumped?: boolean;
+}): string {
+  if (end.exitCode !== null) return `exit code ${end.exitCode}`;
+  const core = end.coreDumped === true ? ', core dumped' : '';
+  return `signal ${end.signal ?? end.signalNumber}${core}`;
+}

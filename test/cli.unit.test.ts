@@ -6,7 +6,8 @@ import * as path from 'path';
 import { describeVerdict, parseSeconds, parseUmask } from '../src/cli/daemon';
 import { execFailureStatus, resolveCommand } from '../src/cli/exec';
 import { CliError, USAGE_EXIT, errorLine, makeStyle, wantsColor } from '../src/cli/output';
-import { describeEnd, shellStatus } from '../src/cli/reap';
+import { shellStatus } from '../src/cli/reap';
+import { describeEnd } from '../src/status';
 import { parseListen, parseWorkers } from '../src/cli/serve';
 import type { WaitStatus } from '../src/status';
 

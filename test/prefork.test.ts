@@ -1,6 +1,7 @@
 // prefork(): real masters and workers (test/fixtures/prefork-app.js), checked through the OS
 // and through the port. Tests check behaviour, never timings; each kills what it started.
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
 import { FIXTURES } from './helpers';
 import {
@@ -127,6 +128,39 @@ test('N workers accept on the one socket the master bound; the master never answ
     seen.add(answer.pid);
   }
   expect(seen.size).toBeGreaterThanOrEqual(2);
+});
+
+test('keep-alive connections opened at once are spread evenly over the workers', async () => {
+  const { port, workers } = await startApp({ workers: 4 });
+  // 32 clients, one connection each, all opened at once: the kernel would hand most of them to
+  // whichever workers run first; the workers hand the surplus over.
+  const agents = Array.from(
+    { length: 32 },
+    () => new http.Agent({ keepAlive: true, maxSockets: 1 }),
+  );
+  const served = new Map<number, number>();
+  try {
+    await Promise.all(
+      agents.map(async (agent) => {
+        for (let i = 0; i < 5; i++) {
+          const { status, body } = await get(port, '/', 30000, agent);
+          expect(status).toBe(200);
+          const { pid } = JSON.parse(body) as { pid: number };
+          served.set(pid, (served.get(pid) ?? 0) + 1);
+        }
+      }),
+    );
+  } finally {
+    for (const agent of agents) agent.destroy();
+  }
+  expect([...served.keys()].sort()).toEqual(
+    workers()
+      .map((w) => w.pid)
+      .sort(),
+  );
+  const counts = [...served.values()];
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(160);
+  expect(Math.max(...counts) / Math.min(...counts)).toBeLessThanOrEqual(1.5);
 });
 
 test('a killed worker is replaced in its slot and reaped; the port keeps answering', async () => {

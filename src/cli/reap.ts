@@ -5,6 +5,7 @@ import * as os from 'os';
 import { inheritedChannel, inheritedFds } from '../forksafe';
 import { native } from '../native';
 import { readStat } from '../proc';
+import { describeEnd } from '../status';
 import {
   Reaper,
   WaitStatus,
@@ -179,11 +180,4 @@ export async function reap(
 function commandEnv(reaperPid: number): NodeJS.ProcessEnv {
   if (process.env.LISTEN_PID !== String(reaperPid)) return process.env;
   return { ...process.env, LISTEN_PID: String(getpid()) };
-}
-
-/** How a process ended, as the CLI reports it: 'exit code 3', 'signal SIGSEGV, core dumped'. */
-export function describeEnd(status: WaitStatus): string {
-  if (status.exitCode !== null) return `exit code ${status.exitCode}`;
-  const core = status.coreDumped ? ', core dumped' : '';
-  return `signal ${status.signal ?? status.signalNumber}${core}`;
 }

@@ -6,7 +6,7 @@ import { daemonize, prefork } from '../index';
 import type { ListenSpec, WorkerContext } from '../prefork';
 import { MAX_WORKERS } from '../prefork/options';
 import { CliError, USAGE_EXIT } from './output';
-import { describeEnd } from './reap';
+import { describeEnd } from '../status';
 
 export interface ServeOptions {
   workers?: number;

@@ -5,6 +5,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { argError } from '../args';
+import { describeEnd } from '../status';
 import { Bound, HANDOVER_ENV, Handover } from './listen';
 
 /** The descriptors the new master gets: the socket, and the pipe it reports ready on. */
@@ -48,7 +49,7 @@ export function handOver(bound: Bound, closeOld: () => Promise<void>): Promise<n
           Error,
           'ERR_PREFORK_HANDOVER',
           'the new master exited before its workers accepted ' +
-            `(${signal !== null ? `signal ${signal}` : `exit code ${code}`})`,
+            `(${describeEnd({ exitCode: code, signal })})`,
         ),
       );
     };

@@ -7,7 +7,8 @@ import { argError, checkInteger, errnoCode } from '../args';
 import { fork } from '../fork';
 import { pipe } from '../posix';
 import { waitFor } from '../reaper';
-import { WaitStatus } from '../status';
+import { WaitStatus, describeEnd } from '../status';
+import { Balance } from './balance';
 import { Conditions } from './conditions';
 import { Bound, bindOnce, takeHandover, unbind } from './listen';
 import { MAX_WORKERS, Normalised, heartbeatInterval } from './options';
@@ -15,13 +16,9 @@ import { CRASH_LOOP_FAILURES, QUICK_DEATH_MS, Respawns } from './respawn';
 import { installSignals } from './signals';
 import { dieWithMaster, runWorker } from './worker';
 import { handOver, notifyPredecessor } from './handover';
-import { Forked, WorkerInfo, WorkerRecord } from './records';
+import { Forked, WorkerInfo, WorkerRecord, stuck, workerInfo } from './records';
 
 export type { WorkerInfo } from './records';
-
-function describeStatus(status: WaitStatus): string {
-  return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.exitCode}`;
-}
 
 export class PreforkServer extends EventEmitter {
   /** Resolves once every worker accepts; rejects when the socket cannot be bound. */
@@ -36,6 +33,7 @@ export class PreforkServer extends EventEmitter {
   #uninstallSignals: (() => void) | null = null;
   #masterWatch: [number, number] | null = null;
   readonly #conditions = new Conditions();
+  readonly #balance = new Balance();
   #binding: Promise<void> | null = null;
   #reloading: Promise<void> | null = null;
   #handingOver = false;
@@ -54,7 +52,7 @@ export class PreforkServer extends EventEmitter {
     return [...this.#records.values()]
       .filter((r) => !r.stopping)
       .sort((a, b) => a.id - b.id || a.startedAt - b.startedAt)
-      .map(({ id, pid, generation, startedAt }) => ({ id, pid, generation, startedAt }));
+      .map(workerInfo);
   }
 
   /** Where the socket is bound, as net.Server#address() says (null before binding, or for `{ fd }`). */
@@ -131,6 +129,7 @@ export class PreforkServer extends EventEmitter {
    */
   #fork(id: number, generation: number, pending: readonly Forked[]): Forked | null {
     const bound = this.#bound as Bound;
+    this.#balance.prepare(this.#target); // each worker can hand over to every slot
     const [readEnd, writeEnd] = pipe();
     const masterPid = process.pid;
     let pid: number;
@@ -157,6 +156,7 @@ export class PreforkServer extends EventEmitter {
         context: { listen: { fd: bound.fd }, id, generation },
         serve: this.#options.serve,
         beatMs: this.#options.timeoutMs > 0 ? heartbeatInterval(this.#options.timeoutMs) : 0,
+        balance: this.#balance,
       });
       return null;
     }
@@ -172,6 +172,7 @@ export class PreforkServer extends EventEmitter {
       generation,
       startedAt,
       ready: false,
+      balancing: false,
       stopping: false,
       lastBeat: startedAt,
       channel,
@@ -204,22 +205,27 @@ export class PreforkServer extends EventEmitter {
 
   #onMessage(record: WorkerRecord, data: Buffer): void {
     record.lastBeat = Date.now();
-    if (!record.ready && data.includes(0x52 /* R */)) {
+    const balancing = data.includes(0x42 /* B */);
+    if (!record.ready && (balancing || data.includes(0x52 /* R */))) {
       record.ready = true;
-      this.emit('worker', this.#info(record));
+      record.balancing = balancing;
+      this.#slotChanged(record.id);
+      this.emit('worker', workerInfo(record));
       this.#conditions.changed();
     }
   }
 
-  #info({ id, pid, generation, startedAt }: WorkerRecord): WorkerInfo {
-    return { id, pid, generation, startedAt };
+  #slotChanged(id: number): void {
+    const slot = [...this.#records.values()].filter((r) => r.id === id);
+    this.#balance.update(id, slot);
   }
 
   #onExit(record: WorkerRecord, status: WaitStatus): void {
     this.#records.delete(record.pid);
+    this.#slotChanged(record.id);
     if (record.killTimer !== null) clearTimeout(record.killTimer);
     record.channel.destroy();
-    this.emit('exit', this.#info(record), status);
+    this.emit('exit', workerInfo(record), status);
     if (!record.stopping && this.#closing === null && record.id < this.#target) {
       const failed = !record.ready || Date.now() - record.startedAt < QUICK_DEATH_MS;
       const failures = this.#respawns.afterExit(record.id, failed);
@@ -228,7 +234,7 @@ export class PreforkServer extends EventEmitter {
           Error,
           'ERR_PREFORK_CRASH_LOOP',
           `prefork worker ${record.id} keeps failing: ` +
-            `${failures} failed starts in a row, the last ended by ${describeStatus(status)}; retrying with backoff`,
+            `${failures} failed starts in a row, the last ended by ${describeEnd(status)}; retrying with backoff`,
         );
         this.#reportError(error);
         this.#conditions.rejectAll(error);
@@ -245,16 +251,9 @@ export class PreforkServer extends EventEmitter {
   }
 
   #checkHeartbeats(): void {
-    const now = Date.now();
-    const { timeoutMs } = this.#options;
-    for (const record of this.#records.values()) {
-      if (record.stopping) continue;
-      const since = record.ready ? record.lastBeat : record.startedAt;
-      if (now - since > timeoutMs) {
-        // Stuck: its event loop cannot run a graceful stop.
-        this.#kill(record, 'SIGKILL');
-      }
-    }
+    // A stuck worker's event loop cannot run a graceful stop.
+    for (const record of stuck(this.#records.values(), this.#options.timeoutMs, Date.now()))
+      this.#kill(record, 'SIGKILL');
   }
 
   #kill(record: WorkerRecord, signal: NodeJS.Signals): void {
@@ -268,6 +267,7 @@ export class PreforkServer extends EventEmitter {
   #stop(record: WorkerRecord): Promise<WaitStatus> {
     if (!record.stopping) {
       record.stopping = true;
+      this.#slotChanged(record.id);
       this.#kill(record, 'SIGTERM');
       // Sent again each second (a worker's stop is idempotent): a signal that reaches a worker
       // in the first moment after its fork can be lost.
@@ -370,6 +370,7 @@ export class PreforkServer extends EventEmitter {
     this.#conditions.rejectAll(argError(Error, 'ERR_SERVER_CLOSED', 'prefork server closed'));
     await Promise.all([...this.#records.values()].map((record) => this.#stop(record)));
     if (this.#bound !== null) unbind(this.#bound);
+    this.#balance.close();
     if (this.#masterWatch !== null) {
       for (const fd of this.#masterWatch) fs.closeSync(fd);
       this.#masterWatch = null;

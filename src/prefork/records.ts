@@ -20,9 +20,30 @@ export interface Forked extends WorkerInfo {
 
 export interface WorkerRecord extends WorkerInfo {
   ready: boolean;
+  /** It takes connections other workers hand over (its server is a net.Server). */
+  balancing: boolean;
   stopping: boolean;
   lastBeat: number;
   channel: net.Socket;
   killTimer: NodeJS.Timeout | null;
   exited: Promise<WaitStatus>;
+}
+
+/** What `server.workers` and the events show of a record. */
+export function workerInfo({ id, pid, generation, startedAt }: WorkerInfo): WorkerInfo {
+  return { id, pid, generation, startedAt };
+}
+
+/** The running workers silent past `timeoutMs`: no heartbeat since, or not ready since forked. */
+export function stuck(
+  records: Iterable<WorkerRecord>,
+  timeoutMs: number,
+  now: number,
+): WorkerRecord[] {
+  const silent: WorkerRecord[] = [];
+  for (const record of records) {
+    const since = record.ready ? record.lastBeat : record.startedAt;
+    if (!record.stopping && now - since > timeoutMs) silent.push(record);
+  }
+  return silent;
 }

@@ -3,11 +3,15 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import { native } from '../native';
+import { Balance } from './balance';
 import { WorkerContext } from './options';
 
 export interface WorkerSetup {
   masterPid: number;
-  /** Write end of this worker's pipe to the master: 'R' once accepting, 'H' as heartbeat. */
+  /**
+   * Write end of this worker's pipe to the master: 'R' once accepting ('B' when it also takes
+   * part in balancing connections), 'H' as heartbeat.
+   */
   channelFd: number;
   /** Read end of a pipe only the master writes to (where there is no PR_SET_PDEATHSIG). */
   masterWatchFd: number | null;
@@ -15,6 +19,7 @@ export interface WorkerSetup {
   serve: (context: WorkerContext) => unknown;
   /** Heartbeat period; 0: none. */
   beatMs: number;
+  balance: Balance;
 }
 
 const SIGKILL = 9;
@@ -52,9 +57,10 @@ export function dieWithMaster(masterPid: number, masterWatchFd: number | null): 
 export function runWorker(setup: WorkerSetup): void {
   let served: unknown;
   let stopping = false;
+  let stopBalancing: (() => void) | null = null;
   let beat: NodeJS.Timeout | null = null;
 
-  const send = (message: 'R' | 'H') => {
+  const send = (message: 'R' | 'B' | 'H') => {
     try {
       fs.writeSync(setup.channelFd, message);
     } catch {
@@ -67,6 +73,7 @@ export function runWorker(setup: WorkerSetup): void {
     if (stopping) return;
     stopping = true;
     if (beat !== null) clearInterval(beat);
+    stopBalancing?.();
     if (!isClosable(served)) process.exit(0);
     const server = served as Closable;
     // Stop accepting, let the requests in flight finish; the master kills after its timeout.
@@ -82,7 +89,11 @@ export function runWorker(setup: WorkerSetup): void {
 
   const accepting = () => {
     if (stopping) return;
-    send('R');
+    // A net.Server (http, https, net) takes part in balancing connections over the workers.
+    if (served instanceof net.Server) {
+      stopBalancing = setup.balance.serve(setup.context.id, served);
+    }
+    send(stopBalancing !== null ? 'B' : 'R');
     if (setup.beatMs > 0) {
       beat = setInterval(() => send('H'), setup.beatMs);
       beat.unref();

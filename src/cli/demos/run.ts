@@ -6,6 +6,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { WaitStatus, fork, waitFor } from '../../index';
+import { describeEnd } from '../../status';
 import { processName, psRow } from '../ps';
 import { DemoOutput, ended, nameProcess, until } from './context';
 
@@ -53,11 +54,7 @@ export async function runDemo(demo: DemoSpec, out: DemoOutput): Promise<void> {
     const unshown = (await demo.drive?.(run, out)) ?? [];
     const status = await run.exited;
     if (status.exitCode !== 0) {
-      throw new Error(
-        `examples/${demo.example}.ts ended with ${
-          status.exitCode === null ? `signal ${status.signal}` : `exit code ${status.exitCode}`
-        }`,
-      );
+      throw new Error(`examples/${demo.example}.ts ended with ${describeEnd(status)}`);
     }
     await checkNothingLeft([pid, ...shownPids(shownFile), ...unshown], out);
   } finally {
