@@ -39,8 +39,9 @@ import {
 const CACHE = path.join(ROOT, '.cache', 'arm64');
 /**
  * What can differ between CPUs: fork and the child runtime's exit paths, the page marks, wait
- * statuses, reaping, daemons with their pidfiles, Process. Left out: the CLI, processInfo and
- * the entry points, which add only JavaScript on top of these.
+ * statuses, reaping, daemons with their pidfiles, Process, the control messages that carry
+ * descriptors. Left out: the CLI, processInfo and the entry points, which add only JavaScript
+ * on top of these.
  */
 const TEST_FILES = [
   'test/fork.test.ts',
@@ -48,6 +49,7 @@ const TEST_FILES = [
   'test/reaper.test.ts',
   'test/daemon.test.ts',
   'test/process.test.ts',
+  'test/fd-passing.unit.test.ts',
 ];
 /**
  * Tests left out under emulation, each for a property of qemu-user rather than of arm64 (the
