@@ -232,17 +232,16 @@ function rollupKb(pid: number, field: 'Pss' | 'Private_Dirty'): number {
   return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
 }
 
-/** PSS of `master` and its children, in MB. */
-function treePssMb(master: number): number {
-  return [master, ...childrenOf(master)].reduce((sum, pid) => sum + rollupKb(pid, 'Pss'), 0) / 1024;
+/** PSS of `master` and its `workers`, in MB. */
+function treePssMb(master: number, workers: number[]): number {
+  return [master, ...workers].reduce((sum, pid) => sum + rollupKb(pid, 'Pss'), 0) / 1024;
 }
 
 /**
  * The memory each worker has to itself (Private_Dirty: written pages no other process maps),
  * mean of the workers, in MB: a cluster worker's whole heap, a forked worker's copies.
  */
-function workerPrivateMb(master: number): number {
-  const workers = childrenOf(master);
+function workerPrivateMb(workers: number[]): number {
   return (
     workers.reduce((sum, pid) => sum + rollupKb(pid, 'Private_Dirty'), 0) / 1024 / workers.length
   );
@@ -292,7 +291,7 @@ async function measure(mode: string): Promise<Result> {
     const workersStart = Number(ready.match[1]);
     const fromSpawn = ready.at - server.spawnedAt;
     const master = server.child.pid as number;
-    const pssBeforeMb = treePssMb(master);
+    const pssBeforeMb = treePssMb(master, childrenOf(master));
     await load(port, 5); // warm-up: a fork child first writes to its copy-on-write pages
     fs.writeFileSync(stats, '');
     const rps = await load(port, SECONDS);
@@ -312,8 +311,8 @@ async function measure(mode: string): Promise<Result> {
     };
     const share = spread(1);
     const connectionShare = spread(2);
-    const pssMb = treePssMb(master);
-    const privateMb = workerPrivateMb(master);
+    const pssMb = treePssMb(master, workers);
+    const privateMb = workerPrivateMb(workers);
     const replacements: number[] = [];
     for (let i = 0; i < REPLACEMENTS; i++) {
       const [victim] = childrenOf(master);

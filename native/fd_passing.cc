@@ -16,6 +16,25 @@
 
 namespace posixfork {
 
+// A one-byte message with room for the control data of `kFds` descriptors: what sendFd()
+// writes and receiveFds() reads.
+template <size_t kFds>
+struct FdMessage {
+  char byte = 'C';
+  struct iovec iov = {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kFds)] = {};
+  struct msghdr header = {};
+
+  FdMessage() {
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof(control);
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
 // sendFd(socket, fd) -> true once a copy of `fd` is queued on the datagram socket, false when
 // the queue is full (the caller keeps `fd`).
 static Napi::Value SendFd(const Napi::CallbackInfo& info) {
@@ -24,22 +43,15 @@ static Napi::Value SendFd(const Napi::CallbackInfo& info) {
       !IntArg(info, 1, "fd", 0, INT_MAX, &fd)) {
     return Napi::Value();
   }
-  char byte = 'C';
-  struct iovec iov = {&byte, 1};
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof(control));
-  struct msghdr message = {};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+  FdMessage<1> message;
+  struct cmsghdr* header = CMSG_FIRSTHDR(&message.header);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   int passed = static_cast<int>(fd);
   memcpy(CMSG_DATA(header), &passed, sizeof(int));
-  ssize_t sent = RetryOnEintr([&] { return sendmsg(static_cast<int>(sock), &message, 0); });
+  ssize_t sent =
+      RetryOnEintr([&] { return sendmsg(static_cast<int>(sock), &message.header, 0); });
   if (sent < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
       return Napi::Boolean::New(info.Env(), false);
@@ -59,22 +71,16 @@ static Napi::Value ReceiveFds(const Napi::CallbackInfo& info) {
   Napi::Array result = Napi::Array::New(info.Env());
   uint32_t count = 0;
   for (;;) {
-    char byte;
-    struct iovec iov = {&byte, 1};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    struct msghdr message = {};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    ssize_t got = RetryOnEintr([&] { return recvmsg(static_cast<int>(sock), &message, 0); });
+    FdMessage<4> message;
+    ssize_t got =
+        RetryOnEintr([&] { return recvmsg(static_cast<int>(sock), &message.header, 0); });
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return ThrowErrno(info.Env(), errno, "recvmsg");
     }
-    if (got == 0 && message.msg_controllen == 0) break;
-    for (struct cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-         header = CMSG_NXTHDR(&message, header)) {
+    if (got == 0 && message.header.msg_controllen == 0) break;
+    for (struct cmsghdr* header = CMSG_FIRSTHDR(&message.header); header != nullptr;
+         header = CMSG_NXTHDR(&message.header, header)) {
       if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
       size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < n; i++) {

@@ -27,11 +27,17 @@ inline int SetCloexec(int fd, bool on) {
   return 0;
 }
 
-// Makes the open file description blocking (clears O_NONBLOCK); a bad fd is ignored.
-inline void ClearNonblocking(int fd) {
+// Sets or clears O_NONBLOCK on the open file description. Returns 0 or errno.
+inline int SetNonblocking(int fd, bool on) {
   int flags = fcntl(fd, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (flags < 0) return errno;
+  int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (wanted != flags && fcntl(fd, F_SETFL, wanted) < 0) return errno;
+  return 0;
 }
+
+// Makes the open file description blocking (clears O_NONBLOCK); a bad fd is ignored.
+inline void ClearNonblocking(int fd) { SetNonblocking(fd, false); }
 
 // close() for clean-up paths: errno is kept, so the caller can still report the error that
 // made it clean up.

@@ -66,14 +66,6 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
 #endif
 }
 
-static int MakeNonblockingCloexec(int fd) {
-  int err = SetCloexec(fd, true);
-  if (err != 0) return err;
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
-  return 0;
-}
-
 // socketPair(datagram) -> [a, b]: a connected pair of Unix sockets, non-blocking and
 // close-on-exec: datagram ones (each keeps its descriptors apart from the next one's) or
 // stream ones (which Node can watch).
@@ -84,8 +76,11 @@ static Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   if (socketpair(AF_UNIX, datagram ? SOCK_DGRAM : SOCK_STREAM, 0, fds) < 0) {
     return ThrowErrno(info.Env(), errno, "socketpair");
   }
-  int err = MakeNonblockingCloexec(fds[0]);
-  if (err == 0) err = MakeNonblockingCloexec(fds[1]);
+  int err = 0;
+  for (int fd : fds) {
+    if (err == 0) err = SetCloexec(fd, true);
+    if (err == 0) err = SetNonblocking(fd, true);
+  }
   return FdPair(info.Env(), fds, err);
 }
 

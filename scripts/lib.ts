@@ -129,10 +129,15 @@ export async function fetchPackage(spec: string, cache: string): Promise<string>
   return path.join(dir, 'package');
 }
 
+/** `text` without terminal colour codes. */
+function withoutColours(text: string): string {
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
 /** The first non-empty line of `text`, without colour codes, cut to `max` characters. */
 export function firstLine(text: string, max = 200): string {
-  const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
-  return (plain.split('\n').find((line) => line.trim() !== '') ?? '').trim().slice(0, max);
+  const lines = withoutColours(text).split('\n');
+  return (lines.find((line) => line.trim() !== '') ?? '').trim().slice(0, max);
 }
 
 /**
@@ -140,7 +145,7 @@ export function firstLine(text: string, max = 200): string {
  * its first, up to the stack trace (at most 40), indented under the failure's line.
  */
 export function failureDetail(message: string): string {
-  const lines = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n');
+  const lines = withoutColours(message).split('\n');
   const first = lines.findIndex((line) => line.trim() !== '');
   const stack = lines.findIndex((line) => /^\s+at /.test(line));
   const detail = lines.slice(first + 1, stack === -1 ? undefined : stack).slice(0, 40);

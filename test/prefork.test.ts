@@ -103,19 +103,18 @@ test('N workers accept on the one socket the master bound; the master never answ
   ).toEqual([0, 1, 2]);
   for (const pid of pids) expect(childrenOf(master.pid).map((c) => c.pid)).toContain(pid);
   // The same socket (one inode) in the master and in every worker.
+  const workerSockets = pids.map((pid) => heldBy(pid, 'socket'));
   const shared = [...heldBy(master.pid, 'socket')].filter((s) =>
-    pids.every((pid) => heldBy(pid, 'socket').has(s)),
+    workerSockets.every((held) => held.has(s)),
   );
   expect(shared.length).toBeGreaterThanOrEqual(1);
   // Forked back to back, each worker holds its own channel to the master and no other's:
   // beyond the pipes all of them inherited, one pipe in common with the master, its own.
-  const inherited = [...heldBy(pids[0], 'pipe')].filter((p) =>
-    pids.every((pid) => heldBy(pid, 'pipe').has(p)),
-  );
-  const channels = pids.map((pid) =>
-    [...heldBy(pid, 'pipe')].filter(
-      (p) => !inherited.includes(p) && heldBy(master.pid, 'pipe').has(p),
-    ),
+  const masterPipes = heldBy(master.pid, 'pipe');
+  const workerPipes = pids.map((pid) => heldBy(pid, 'pipe'));
+  const inherited = [...workerPipes[0]].filter((p) => workerPipes.every((held) => held.has(p)));
+  const channels = workerPipes.map((held) =>
+    [...held].filter((p) => !inherited.includes(p) && masterPipes.has(p)),
   );
   for (const own of channels) expect(own).toHaveLength(1);
   expect(new Set(channels.flat()).size).toBe(pids.length);
