@@ -177,14 +177,18 @@ describe('lifecycle and leftovers', () => {
 });
 
 describe('where a pool runs', () => {
-  test('inside a Process target, inside a prefork (plain fork) child, and a pmap inside a worker', async () => {
+  test('inside a Process target, inside a prefork() worker, and a pmap inside a worker', async () => {
     const [r] = await scenario('nested');
     expect(r.process).toEqual({
       code: 0,
       result: { values: [0, 2, 4, 6, 8, 10, 12, 14, 16, 18], children: 0 },
       error: null,
     });
-    expect(r.prefork).toEqual({ code: 0, values: [100, 101, 102, 103, 104, 105] });
+    expect(r.prefork).toEqual({
+      servedByWorker: true,
+      values: [100, 101, 102, 103, 104, 105],
+      left: [],
+    });
     expect(r.nestedPmap).toEqual([
       [10, 20],
       [20, 30],

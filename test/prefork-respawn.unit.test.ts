@@ -30,12 +30,15 @@ describe('Respawns', () => {
     respawns.cancel();
   });
 
-  test('the slots are filled after the backoff, once per scheduled slot', () => {
+  const turnOfTheLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('the slots are filled after the backoff, once per scheduled slot', async () => {
     const fill = jest.fn();
     const respawns = new Respawns(fill);
-    respawns.afterExit(0, true); // 1 failure: at once (a 0 ms timer)
+    respawns.afterExit(0, true); // 1 failure: at once (on this turn of the loop, no timer)
     expect(respawns.has(0)).toBe(true);
-    jest.advanceTimersByTime(0);
+    expect(fill).not.toHaveBeenCalled();
+    await turnOfTheLoop();
     expect(fill).toHaveBeenCalledTimes(1);
     expect(respawns.has(0)).toBe(false);
 
@@ -45,6 +48,21 @@ describe('Respawns', () => {
     expect(fill).toHaveBeenCalledTimes(1);
     jest.advanceTimersByTime(1);
     expect(fill).toHaveBeenCalledTimes(2);
+  });
+
+  test('slots due at once are filled by one fill; a cancelled one by none', async () => {
+    const fill = jest.fn();
+    const respawns = new Respawns(() => fill([0, 1, 2].map((id) => respawns.has(id))));
+    respawns.afterExit(0, false);
+    respawns.afterExit(1, false);
+    await turnOfTheLoop();
+    // When the fill runs, neither slot counts as scheduled any more: it starts both.
+    expect(fill.mock.calls).toEqual([[[false, false, false]]]);
+
+    respawns.schedule(2, 0);
+    respawns.cancel();
+    await turnOfTheLoop();
+    expect(fill).toHaveBeenCalledTimes(1);
   });
 
   test('cancel: the slots from the given one on, or all', () => {

@@ -123,7 +123,13 @@ function runItems(spec: Runnable, values: unknown[], start: number, end: number)
 let chunkValues: unknown[] = [];
 
 function valuesFor(count: number): unknown[] {
-  if (chunkValues.length < count) chunkValues = new Array<unknown>(count);
+  if (chunkValues.length < count) {
+    chunkValues = new Array<unknown>(count);
+    // Made to hold any value from the start, as the warm-up's array does by its end: the loop
+    // the parent compiled expects that kind of array, and a worker's new array of small
+    // integers would make every worker throw the compiled loop away and compile it again.
+    chunkValues[0] = null;
+  }
   return chunkValues;
 }
 

@@ -18,11 +18,16 @@ export function respawnDelay(failures: number): number {
   return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 2));
 }
 
+/** The cancel function of a replacement due on this turn of the event loop: nothing to clear. */
+const DUE_NOW = (): void => undefined;
+
 /** The replacements scheduled for each worker slot, and each slot's failed starts in a row. */
 export class Respawns {
   readonly #failures = new Map<number, number>();
-  readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** Each scheduled slot's way to cancel its replacement. */
+  readonly #timers = new Map<number, () => void>();
   readonly #fill: () => void;
+  #immediate: NodeJS.Immediate | null = null;
 
   /** `fill` starts a worker in every empty slot that has no replacement scheduled. */
   constructor(fill: () => void) {
@@ -45,23 +50,40 @@ export class Respawns {
     return failures;
   }
 
-  /** Fills the slots after `delayMs`, unless a replacement for `id` is already scheduled. */
+  /**
+   * Fills the slots after `delayMs`, unless a replacement for `id` is already scheduled. At
+   * once means on this turn of the event loop (a timer waits a millisecond at least), in one
+   * fill for every slot due then, so that the replacements are forked back to back.
+   */
   schedule(id: number, delayMs: number): void {
     if (this.#timers.has(id)) return;
-    this.#timers.set(
-      id,
-      setTimeout(() => {
+    if (delayMs > 0) {
+      const timer = setTimeout(() => {
         this.#timers.delete(id);
         this.#fill();
-      }, delayMs),
-    );
+      }, delayMs);
+      this.#timers.set(id, () => clearTimeout(timer));
+      return;
+    }
+    this.#timers.set(id, DUE_NOW);
+    if (this.#immediate !== null) return;
+    this.#immediate = setImmediate(() => {
+      this.#immediate = null;
+      let due = false;
+      for (const [slot, cancel] of this.#timers) {
+        if (cancel !== DUE_NOW) continue;
+        this.#timers.delete(slot);
+        due = true;
+      }
+      if (due) this.#fill();
+    });
   }
 
   /** Cancels the scheduled replacements of the slots from `firstId` on (all by default). */
   cancel(firstId = 0): void {
-    for (const [id, timer] of this.#timers) {
+    for (const [id, cancel] of this.#timers) {
       if (id < firstId) continue;
-      clearTimeout(timer);
+      cancel();
       this.#timers.delete(id);
     }
   }
