@@ -99,13 +99,21 @@ export class Balance {
     const open = (id: number) => Atomics.load(shared, OPEN + id) === 1;
     let mine = 0;
     let stopped = false;
+    // A connection counts until its peer ends it ('end', read in the same turn of the loop as
+    // new connections) or it closes: 'close' comes a turn later, and a burst of connections
+    // arriving as others end would be balanced by counts that are no longer true.
     const count = (socket: net.Socket) => {
       mine++;
       if (!stopped) Atomics.add(shared, SERVED + me, 1);
-      socket.once('close', () => {
+      let counted = true;
+      const uncount = () => {
+        if (!counted) return;
+        counted = false;
         mine--;
         if (!stopped) Atomics.sub(shared, SERVED + me, 1);
-      });
+      };
+      socket.once('end', uncount);
+      socket.once('close', uncount);
     };
     const handOver = (socket: net.Socket, to: number): boolean => {
       const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
