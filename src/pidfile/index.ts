@@ -87,14 +87,22 @@ export function inspectPidFile(path: string, proof: PidProof = {}): PidFileVerdi
     const stat = fs.fstatSync(fd);
     if (!stat.isFile())
       return { state: 'invalid', reason: `${path} is not a regular file (${fileKind(stat)})` };
-    const record = parseRecord(readContent(fd));
+    const content = readContent(fd);
+    const record = parseRecord(content);
     const distrust = distrustReason(path, stat);
     if (distrust !== null) return { state: 'untrusted', reason: distrust, record };
     if (record === null) {
       const holders = lockHolders(fd, stat);
-      return holders.length > 0 && holders.some((h) => h.uid === stat.uid)
-        ? { state: 'starting', holders }
-        : { state: 'stale', record: null, holders };
+      if (holders.length > 0 && holders.some((h) => h.uid === stat.uid))
+        return { state: 'starting', holders };
+      // No record and no lock are two looks, not one: between them a launch can write its
+      // record and drop the lock (a command the CLI executes runs without it).
+      const now = readContent(fd);
+      if (now !== content) {
+        const written = parseRecord(now);
+        if (written !== null) return judgeRecord(written, proof, () => lockHolders(fd, stat));
+      }
+      return { state: 'stale', record: null, holders };
     }
     return judgeRecord(record, proof, () => lockHolders(fd, stat));
   } finally {
