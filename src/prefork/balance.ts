@@ -52,6 +52,8 @@ export function handTo(
 export class Balance {
   readonly #shared = new Int32Array(native.sharedMemory(3 * MAX_WORKERS * 4));
   readonly #channels: SlotChannel[] = [];
+  /** The wake-up sockets serve() made in this process: each owns its descriptor. */
+  readonly #wakes = new Map<number, net.Socket>();
 
   /** In the master, before a worker is forked: a channel for each of the `slots` first slots. */
   prepare(slots: number): void {
@@ -74,11 +76,15 @@ export class Balance {
     if (workers.length === 0) Atomics.store(this.#shared, SERVED + id, 0);
   }
 
-  /** In the master, at its close. */
+  /** In the master, at its close (and wherever serve() was called, with what it opened). */
   close(): void {
+    for (const wake of this.#wakes.values()) wake.destroy(); // closes its descriptor at once
     for (const channel of this.#channels.splice(0)) {
-      for (const fd of [...channel.socket, ...channel.wake]) closeQuietly(fd);
+      for (const fd of [...channel.socket, ...channel.wake]) {
+        if (!this.#wakes.has(fd)) closeQuietly(fd);
+      }
     }
+    this.#wakes.clear();
   }
 
   /**
@@ -164,6 +170,7 @@ export class Balance {
       }
     };
     const wake = new net.Socket({ fd: channels[me].wake[0], readable: true, writable: false });
+    this.#wakes.set(channels[me].wake[0], wake);
     wake.on('data', take);
     wake.on('error', () => undefined);
     wake.unref();
