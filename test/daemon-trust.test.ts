@@ -516,13 +516,11 @@ describeLinux('launches', () => {
         [CLI, 'daemon', '--pidfile', file, '--', 'sleep', `${MARK}11`],
         { stdio: 'ignore' },
       );
+      // Listened for at once: the launcher can be done before the kill.
+      const exited = new Promise((r) => launcher.once('exit', r));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 150)));
-      try {
-        process.kill(launcher.pid as number, 'SIGKILL');
-      } catch {
-        // it had finished
-      }
-      await new Promise((r) => launcher.once('exit', r));
+      launcher.kill('SIGKILL'); // nothing once it has ended: its pid may be another's by then
+      await exited;
       // What `status` reports (the same module, asked in this process to save a node start).
       let verdict = inspectPidFile(file);
       const deadline = Date.now() + 10000;

@@ -889,6 +889,9 @@ describeLinuxPython('examples/daemon.ts launched from a terminal', () => {
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     helpers.push(python);
+    // Listened for at once: the launcher may leave the terminal, and python end, before the
+    // daemon has written its pidfile.
+    const exited = new Promise<number | null>((resolve) => python.on('exit', (c) => resolve(c)));
     let output = '';
     python.stdout.on('data', (d: Buffer) => (output += d.toString()));
     // The pidfile is written after the descriptors are set: from then on they are final.
@@ -901,10 +904,7 @@ describeLinuxPython('examples/daemon.ts launched from a terminal', () => {
     const fds = fdTable(pid);
     expect([...fds.values()].filter((target) => /^\/dev\/(pts|tty)/.test(target))).toEqual([]);
     expect(fds.get(1)).toBe('/dev/null');
-    const code = await new Promise<number | null>((resolve) =>
-      python.on('exit', (c) => resolve(c)),
-    );
-    expect(code).toBe(0);
+    expect(await exited).toBe(0);
     await until(() => !alive(pid), 20000);
   });
 });
