@@ -18,16 +18,14 @@ export function respawnDelay(failures: number): number {
   return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 2));
 }
 
-/** The cancel function of a replacement due on this turn of the event loop: nothing to clear. */
-const DUE_NOW = (): void => undefined;
-
 /** The replacements scheduled for each worker slot, and each slot's failed starts in a row. */
 export class Respawns {
   readonly #failures = new Map<number, number>();
-  /** Each scheduled slot's way to cancel its replacement. */
-  readonly #timers = new Map<number, () => void>();
-  readonly #fill: () => void;
+  readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** Slots to fill on this turn of the event loop, by one fill at #immediate. */
+  readonly #dueNow = new Set<number>();
   #immediate: NodeJS.Immediate | null = null;
+  readonly #fill: () => void;
 
   /** `fill` starts a worker in every empty slot that has no replacement scheduled. */
   constructor(fill: () => void) {
@@ -36,7 +34,7 @@ export class Respawns {
 
   /** Whether a replacement for slot `id` is scheduled. */
   has(id: number): boolean {
-    return this.#timers.has(id);
+    return this.#timers.has(id) || this.#dueNow.has(id);
   }
 
   /**
@@ -56,35 +54,32 @@ export class Respawns {
    * fill for every slot due then, so that the replacements are forked back to back.
    */
   schedule(id: number, delayMs: number): void {
-    if (this.#timers.has(id)) return;
+    if (this.has(id)) return;
     if (delayMs > 0) {
       const timer = setTimeout(() => {
         this.#timers.delete(id);
         this.#fill();
       }, delayMs);
-      this.#timers.set(id, () => clearTimeout(timer));
+      this.#timers.set(id, timer);
       return;
     }
-    this.#timers.set(id, DUE_NOW);
+    this.#dueNow.add(id);
     if (this.#immediate !== null) return;
     this.#immediate = setImmediate(() => {
       this.#immediate = null;
-      let due = false;
-      for (const [slot, cancel] of this.#timers) {
-        if (cancel !== DUE_NOW) continue;
-        this.#timers.delete(slot);
-        due = true;
-      }
-      if (due) this.#fill();
+      if (this.#dueNow.size === 0) return; // all cancelled
+      this.#dueNow.clear();
+      this.#fill();
     });
   }
 
   /** Cancels the scheduled replacements of the slots from `firstId` on (all by default). */
   cancel(firstId = 0): void {
-    for (const [id, cancel] of this.#timers) {
+    for (const [id, timer] of this.#timers) {
       if (id < firstId) continue;
-      cancel();
+      clearTimeout(timer);
       this.#timers.delete(id);
     }
+    for (const id of this.#dueNow) if (id >= firstId) this.#dueNow.delete(id);
   }
 }
